@@ -1,0 +1,110 @@
+# The business logic's state and its step function.  docs/engine.md is the behaviour contract;
+# this file is the interface: what the state holds and which functions drive it.
+from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint8_t
+from oms._layout cimport Command, Event, Order, SymbolRef, Account, Position
+
+cdef extern from "ring.h" nogil:
+    ctypedef struct oms_ring:
+        int64_t capacity
+    int oms_ring_init(oms_ring *r, int64_t capacity, int64_t slot_size)
+    void oms_ring_free(oms_ring *r)
+    char *oms_ring_slot(oms_ring *r, int64_t seq)
+    int64_t oms_ring_try_claim(oms_ring *r, int64_t n)
+    void oms_ring_publish(oms_ring *r, int64_t seq)
+    int64_t oms_ring_available(oms_ring *r, int64_t next, int64_t limit)
+    void oms_ring_release(oms_ring *r, int64_t next)
+    int64_t oms_ring_consumed(oms_ring *r)
+    int64_t oms_ring_claimed(oms_ring *r)
+    void oms_wait(int strategy, int64_t idle_rounds)
+    void oms_cpu_relax()
+    int64_t oms_clock_ns()
+    int oms_pin_current_thread(int cpu)
+    void oms_atomic_store_i32(int32_t *p, int32_t v)
+    int32_t oms_atomic_load_i32(int32_t *p)
+    enum:
+        OMS_WAIT_BUSY_SPIN
+        OMS_WAIT_YIELD
+        OMS_WAIT_SLEEP
+
+
+# -- BOOKS (the simulated venue) --
+
+cdef struct Level:
+    int64_t price
+    int64_t qty            # sum of leaves_qty of the orders resting here
+    int32_t head           # oldest order (slot), -1 if none
+    int32_t tail
+    int32_t count
+    int32_t _pad
+
+cdef struct BookSide:
+    Level *levels          # sorted by key ascending, best level last (pop/push at the end)
+    int32_t count
+    int32_t sign           # +1 bids (key = price), -1 asks (key = -price)
+
+
+# -- INDEXES --
+
+cdef struct IdemFifoEntry:  # the idempotency FIFO; the hash table stores insertion + 1
+    uint64_t hi
+    uint64_t lo
+    int64_t time_ns
+    uint64_t order_id
+
+
+# -- EVENT SINK --
+
+cdef struct EventSink:
+    oms_ring *ring         # threaded mode: the output ring (single producer: this thread)
+    int64_t next_seq       # next output-ring sequence to write
+    Event *buf             # direct mode: a growable buffer the caller drains
+    int64_t count
+    int64_t cap
+
+
+cdef struct State:
+    # capacities (from config)
+    int64_t max_orders
+    int64_t max_symbols
+    int64_t max_accounts
+    int64_t idem_capacity
+    int64_t max_levels
+    # counters
+    int64_t cmd_seq
+    int64_t event_seq
+    uint64_t next_order_id
+    uint64_t next_trade_id
+    int32_t kill_switch
+    int64_t illegal_transitions
+    # reference data, risk and positions
+    SymbolRef *symbols
+    Account *accounts
+    Position *positions    # [account * max_symbols + symbol]
+    # order store: slots [0, high_water) hold orders; terminal ones form the closed FIFO
+    Order *orders
+    int64_t high_water
+    int32_t closed_head
+    int32_t closed_tail
+    # open-addressing indexes (linear probing, backward-shift delete); entries are slot + 1
+    int32_t *oid_table
+    uint64_t oid_mask
+    int32_t *clord_table
+    uint64_t clord_mask
+    # idempotency: table of insertion + 1, FIFO ring indexed by insertion % idem_capacity
+    uint64_t *idem_table
+    uint64_t idem_mask
+    IdemFifoEntry *idem_fifo
+    uint64_t idem_first    # insertion number at the FIFO head
+    uint64_t idem_next     # next insertion number
+    # books: [symbol * 2 + 0] bids, [symbol * 2 + 1] asks
+    BookSide *books
+    Level *level_pool
+    # mass-cancel scratch (allocated on first use)
+    uint64_t *scratch
+    EventSink sink
+
+
+cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t max_accounts,
+                    int64_t idem_capacity, int64_t max_levels) noexcept nogil
+cdef void state_free(State *st) noexcept nogil
+cdef void engine_apply(State *st, Command *cmd) noexcept nogil

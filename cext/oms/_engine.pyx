@@ -1,0 +1,1671 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The business logic: one step function over commands, deterministic, nogil.
+
+docs/engine.md is the contract, section by section; the banners below follow its order.  The
+stages of an order's path read top to bottom in `on_new`: syntax → idempotency → semantic →
+business → risk → capacity → accept → route to the venue → match → rest.
+"""
+from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
+from libc.stdlib cimport calloc, malloc, realloc, free, qsort
+from libc.string cimport memset, memmove, memcpy
+
+from oms._layout cimport *
+
+
+# ============================================================================================
+# -- SMALL HELPERS --
+# ============================================================================================
+
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
+    # splitmix64 finaliser: order ids and ClOrdIDs are often sequential; this spreads them
+    x ^= x >> 33
+    x *= 0xff51afd7ed558ccdULL
+    x ^= x >> 33
+    x *= 0xc4ceb9fe1a85ec53ULL
+    x ^= x >> 33
+    return x
+
+cdef inline int64_t floor_div(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t q = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+cdef inline int64_t floor_mod(int64_t a, int64_t b) noexcept nogil:
+    return a - floor_div(a, b) * b
+
+cdef inline int64_t iabs(int64_t a) noexcept nogil:
+    return -a if a < 0 else a
+
+cdef inline int64_t isign(int64_t a) noexcept nogil:
+    return (a > 0) - (a < 0)
+
+cdef inline uint64_t table_size(int64_t entries) noexcept nogil:
+    # power of two, load factor at most 1/2: short probe sequences for linear probing
+    cdef uint64_t n = 16
+    while n < <uint64_t>(2 * entries):
+        n <<= 1
+    return n
+
+cdef inline bint is_terminal(uint8_t status) noexcept nogil:
+    return (status == ORD_STATUS_FILLED or status == ORD_STATUS_CANCELLED
+            or status == ORD_STATUS_REJECTED or status == ORD_STATUS_EXPIRED)
+
+cdef inline bint is_live(uint8_t status) noexcept nogil:
+    return status == ORD_STATUS_ACCEPTED or status == ORD_STATUS_PARTIALLY_FILLED
+
+
+# ============================================================================================
+# -- STATE MACHINE --
+# ============================================================================================
+
+cdef bint transition_allowed(uint8_t old, uint8_t new) noexcept nogil:
+    if old == ORD_STATUS_PENDING:
+        return new == ORD_STATUS_VALIDATED or new == ORD_STATUS_REJECTED
+    if old == ORD_STATUS_VALIDATED:
+        return new == ORD_STATUS_ROUTED or new == ORD_STATUS_REJECTED
+    if old == ORD_STATUS_ROUTED:
+        return new == ORD_STATUS_ACCEPTED or new == ORD_STATUS_REJECTED
+    if old == ORD_STATUS_ACCEPTED or old == ORD_STATUS_PARTIALLY_FILLED:
+        return (new == ORD_STATUS_PARTIALLY_FILLED or new == ORD_STATUS_FILLED
+                or new == ORD_STATUS_PENDING_CANCEL or new == ORD_STATUS_PENDING_REPLACE
+                or new == ORD_STATUS_CANCELLED or new == ORD_STATUS_EXPIRED)
+    if old == ORD_STATUS_PENDING_CANCEL:
+        return (new == ORD_STATUS_CANCELLED or new == ORD_STATUS_ACCEPTED
+                or new == ORD_STATUS_PARTIALLY_FILLED or new == ORD_STATUS_FILLED)
+    if old == ORD_STATUS_PENDING_REPLACE:
+        return (new == ORD_STATUS_ACCEPTED or new == ORD_STATUS_PARTIALLY_FILLED
+                or new == ORD_STATUS_FILLED or new == ORD_STATUS_CANCELLED)
+    return False
+
+cdef inline void set_status(State *st, Order *o, uint8_t new) noexcept nogil:
+    # Callers check the lifecycle before acting (and reject with a code), so a refusal here
+    # means a bug in the engine; it is counted, never silently applied.
+    if transition_allowed(o.status, new):
+        o.status = new
+    else:
+        st.illegal_transitions += 1
+
+
+# ============================================================================================
+# -- INDEXES: order id -> slot, (session, ClOrdID) -> slot --
+# Entries are slot + 1 (0 = empty); keys are read from the order itself, so a table entry is
+# 4 bytes and 1M orders cost 16 MB of index, not 64.
+# ============================================================================================
+
+cdef inline uint64_t oid_hash(uint64_t order_id) noexcept nogil:
+    return mix64(order_id)
+
+cdef int32_t oid_get(State *st, uint64_t order_id) noexcept nogil:
+    cdef uint64_t i = oid_hash(order_id) & st.oid_mask
+    cdef int32_t e
+    while True:
+        e = st.oid_table[i]
+        if e == 0:
+            return -1
+        if st.orders[e - 1].order_id == order_id:
+            return e - 1
+        i = (i + 1) & st.oid_mask
+
+cdef void oid_put(State *st, int32_t slot) noexcept nogil:
+    cdef uint64_t i = oid_hash(st.orders[slot].order_id) & st.oid_mask
+    while st.oid_table[i] != 0:
+        i = (i + 1) & st.oid_mask
+    st.oid_table[i] = slot + 1
+
+cdef void oid_del(State *st, uint64_t order_id) noexcept nogil:
+    cdef uint64_t i = oid_hash(order_id) & st.oid_mask
+    cdef uint64_t j, home
+    cdef int32_t e
+    while True:
+        e = st.oid_table[i]
+        if e == 0:
+            return
+        if st.orders[e - 1].order_id == order_id:
+            break
+        i = (i + 1) & st.oid_mask
+    # backward-shift deletion keeps every probe sequence unbroken without tombstones
+    j = i
+    while True:
+        j = (j + 1) & st.oid_mask
+        e = st.oid_table[j]
+        if e == 0:
+            break
+        home = oid_hash(st.orders[e - 1].order_id) & st.oid_mask
+        if ((j - home) & st.oid_mask) >= ((j - i) & st.oid_mask):
+            st.oid_table[i] = e
+            i = j
+    st.oid_table[i] = 0
+
+cdef inline uint64_t clord_hash(uint32_t session_id, uint64_t cl_ord_id) noexcept nogil:
+    return mix64(cl_ord_id ^ (<uint64_t>session_id * 0x9E3779B97F4A7C15ULL))
+
+cdef int32_t clord_get(State *st, uint32_t session_id, uint64_t cl_ord_id) noexcept nogil:
+    cdef uint64_t i = clord_hash(session_id, cl_ord_id) & st.clord_mask
+    cdef int32_t e
+    cdef Order *o
+    while True:
+        e = st.clord_table[i]
+        if e == 0:
+            return -1
+        o = &st.orders[e - 1]
+        if o.cl_ord_id == cl_ord_id and o.session_id == session_id:
+            return e - 1
+        i = (i + 1) & st.clord_mask
+
+cdef void clord_put(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef uint64_t i = clord_hash(o.session_id, o.cl_ord_id) & st.clord_mask
+    while st.clord_table[i] != 0:
+        i = (i + 1) & st.clord_mask
+    st.clord_table[i] = slot + 1
+
+cdef void clord_del_slot(State *st, int32_t slot) noexcept nogil:
+    """Remove the entry that points at `slot` (found by the order's current ClOrdID)."""
+    cdef Order *o = &st.orders[slot]
+    cdef uint64_t i = clord_hash(o.session_id, o.cl_ord_id) & st.clord_mask
+    cdef uint64_t j, home
+    cdef int32_t e
+    cdef Order *q
+    while True:
+        e = st.clord_table[i]
+        if e == 0:
+            return
+        if e == slot + 1:
+            break
+        i = (i + 1) & st.clord_mask
+    j = i
+    while True:
+        j = (j + 1) & st.clord_mask
+        e = st.clord_table[j]
+        if e == 0:
+            break
+        q = &st.orders[e - 1]
+        home = clord_hash(q.session_id, q.cl_ord_id) & st.clord_mask
+        if ((j - home) & st.clord_mask) >= ((j - i) & st.clord_mask):
+            st.clord_table[i] = e
+            i = j
+    st.clord_table[i] = 0
+
+
+# ============================================================================================
+# -- IDEMPOTENCY KEYS --
+# The FIFO is a ring indexed by insertion % idem_capacity; the table holds insertion + 1 and
+# compares keys through the FIFO entry.  Expiry pops at most two entries per NEW: no pauses.
+# ============================================================================================
+
+cdef inline uint64_t idem_hash(uint64_t hi, uint64_t lo) noexcept nogil:
+    return mix64(hi ^ mix64(lo))
+
+cdef inline IdemFifoEntry *fifo_entry(State *st, uint64_t insertion) noexcept nogil:
+    return &st.idem_fifo[insertion % <uint64_t>st.idem_capacity]
+
+cdef int64_t idem_find(State *st, uint64_t hi, uint64_t lo) noexcept nogil:
+    """Table position of the key, or -1."""
+    cdef uint64_t i = idem_hash(hi, lo) & st.idem_mask
+    cdef uint64_t e
+    cdef IdemFifoEntry *f
+    while True:
+        e = st.idem_table[i]
+        if e == 0:
+            return -1
+        f = fifo_entry(st, e - 1)
+        if f.hi == hi and f.lo == lo:
+            return <int64_t>i
+        i = (i + 1) & st.idem_mask
+
+cdef void idem_delete_at(State *st, uint64_t i) noexcept nogil:
+    cdef uint64_t j = i, home, e
+    cdef IdemFifoEntry *f
+    while True:
+        j = (j + 1) & st.idem_mask
+        e = st.idem_table[j]
+        if e == 0:
+            break
+        f = fifo_entry(st, e - 1)
+        home = idem_hash(f.hi, f.lo) & st.idem_mask
+        if ((j - home) & st.idem_mask) >= ((j - i) & st.idem_mask):
+            st.idem_table[i] = e
+            i = j
+    st.idem_table[i] = 0
+
+cdef void idem_expire(State *st, int64_t now) noexcept nogil:
+    cdef int popped = 0
+    cdef IdemFifoEntry *f
+    cdef int64_t pos
+    while popped < 2 and st.idem_first < st.idem_next:
+        f = fifo_entry(st, st.idem_first)
+        if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > now:
+            return
+        pos = idem_find(st, f.hi, f.lo)
+        if pos >= 0 and st.idem_table[pos] == st.idem_first + 1:
+            idem_delete_at(st, <uint64_t>pos)
+        st.idem_first += 1
+        popped += 1
+
+cdef inline bint idem_full(State *st) noexcept nogil:
+    return st.idem_next - st.idem_first >= <uint64_t>st.idem_capacity
+
+cdef void idem_store(State *st, int64_t pos, uint64_t hi, uint64_t lo, int64_t now,
+                     uint64_t order_id) noexcept nogil:
+    """Store a key (pos: its current table position if an expired entry exists, else -1)."""
+    cdef uint64_t ins = st.idem_next
+    cdef IdemFifoEntry *f = fifo_entry(st, ins)
+    cdef uint64_t i
+    f.hi = hi
+    f.lo = lo
+    f.time_ns = now
+    f.order_id = order_id
+    st.idem_next += 1
+    if pos >= 0:
+        st.idem_table[pos] = ins + 1
+        return
+    i = idem_hash(hi, lo) & st.idem_mask
+    while st.idem_table[i] != 0:
+        i = (i + 1) & st.idem_mask
+    st.idem_table[i] = ins + 1
+
+
+# ============================================================================================
+# -- EVENTS --
+# ============================================================================================
+
+cdef Event *emit(State *st, Command *c, uint8_t kind) noexcept nogil:
+    cdef EventSink *s = &st.sink
+    cdef Event *ev
+    cdef int64_t newcap
+    cdef Event *grown
+    if s.ring != NULL:
+        # single producer: wait for the consumer to free a slot (backpressure, never a drop)
+        while s.next_seq - oms_ring_consumed(s.ring) >= s.ring.capacity:
+            oms_cpu_relax()
+        ev = <Event *>oms_ring_slot(s.ring, s.next_seq)
+    else:
+        if s.count == s.cap:
+            newcap = s.cap * 2 if s.cap else 1024
+            grown = <Event *>realloc(s.buf, newcap * sizeof(Event))
+            if grown == NULL:
+                # out of memory in the direct driver: the event overwrites the last one
+                s.count -= 1
+            else:
+                s.buf = grown
+                s.cap = newcap
+        ev = &s.buf[s.count]
+    memset(ev, 0, sizeof(Event))
+    st.event_seq += 1
+    ev.seq = st.event_seq
+    ev.cmd_seq = c.seq
+    ev.time_ns = c.time_ns
+    ev.kind = kind
+    return ev
+
+cdef inline void commit(State *st) noexcept nogil:
+    cdef EventSink *s = &st.sink
+    if s.ring != NULL:
+        oms_ring_publish(s.ring, s.next_seq)
+        s.next_seq += 1
+    else:
+        s.count += 1
+
+cdef void fill_from_order(Event *ev, Order *o) noexcept nogil:
+    ev.order_id = o.order_id
+    ev.cl_ord_id = o.cl_ord_id
+    ev.orig_cl_ord_id = o.orig_cl_ord_id
+    ev.session_id = o.session_id
+    ev.account_id = o.account_id
+    ev.symbol_id = o.symbol_id
+    ev.side = o.side
+    ev.ord_type = o.ord_type
+    ev.tif = o.tif
+    ev.price = o.price
+    ev.qty = o.qty
+    ev.cum_qty = o.cum_qty
+    ev.leaves_qty = o.leaves_qty
+    ev.avg_px = o.cum_notional / o.cum_qty if o.cum_qty > 0 else 0
+    ev.version = o.version
+    ev.status = o.status
+    ev.strategy_id = o.strategy_id
+
+cdef void fill_from_command(Event *ev, Command *c) noexcept nogil:
+    ev.order_id = c.order_id
+    ev.cl_ord_id = c.cl_ord_id
+    ev.orig_cl_ord_id = c.orig_cl_ord_id
+    ev.session_id = c.session_id
+    ev.account_id = c.account_id
+    ev.symbol_id = c.symbol_id
+    ev.side = c.side
+    ev.ord_type = c.ord_type
+    ev.tif = c.tif
+    ev.price = c.price
+    ev.qty = c.qty
+    ev.strategy_id = c.strategy_id
+
+cdef void emit_exec(State *st, Command *c, Order *o, uint8_t exec_type,
+                    uint16_t code) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    ev.exec_type = exec_type
+    ev.reject_code = code
+    commit(st)
+
+cdef void reject_new(State *st, Command *c, uint16_t code) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_command(ev, c)
+    ev.order_id = 0
+    ev.exec_type = EXEC_TYPE_REJECTED
+    ev.status = ORD_STATUS_REJECTED
+    ev.reject_code = code
+    commit(st)
+
+cdef void cancel_reject(State *st, Command *c, Order *o, uint8_t response_to,
+                        uint16_t code) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_CANCEL_REJECT)
+    if o != NULL:
+        fill_from_order(ev, o)
+        ev.cl_ord_id = c.cl_ord_id
+        ev.orig_cl_ord_id = o.cl_ord_id
+    else:
+        fill_from_command(ev, c)
+        ev.status = ORD_STATUS_REJECTED
+    ev.response_to = response_to
+    ev.reject_code = code
+    commit(st)
+
+cdef void admin_report(State *st, Command *c, uint8_t exec_type, uint16_t code,
+                       uint64_t count) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_ADMIN_REPORT)
+    fill_from_command(ev, c)
+    ev.exec_type = exec_type
+    ev.reject_code = code
+    ev.trade_id = count
+    commit(st)
+
+
+# ============================================================================================
+# -- ORDER STORE --
+# ============================================================================================
+
+cdef inline bint slot_available(State *st) noexcept nogil:
+    return st.high_water < st.max_orders or st.closed_head >= 0
+
+cdef int32_t alloc_slot(State *st) noexcept nogil:
+    cdef int32_t slot
+    cdef Order *o
+    if st.high_water < st.max_orders:
+        slot = <int32_t>st.high_water
+        st.high_water += 1
+        return slot
+    slot = st.closed_head
+    if slot < 0:
+        return -1
+    # evict the oldest terminal order: it stops being findable, its ClOrdID is free again
+    o = &st.orders[slot]
+    st.closed_head = o.next
+    if st.closed_head < 0:
+        st.closed_tail = -1
+    else:
+        st.orders[st.closed_head].prev = -1
+    oid_del(st, o.order_id)
+    clord_del_slot(st, slot)
+    return slot
+
+cdef void close_order(State *st, int32_t slot) noexcept nogil:
+    """The order just became terminal (and is out of the book): queue it for eviction."""
+    cdef Order *o = &st.orders[slot]
+    o.next = -1
+    o.prev = st.closed_tail
+    if st.closed_tail >= 0:
+        st.orders[st.closed_tail].next = slot
+    else:
+        st.closed_head = slot
+    st.closed_tail = slot
+
+
+# ============================================================================================
+# -- RISK USAGE AND POSITIONS --
+# ============================================================================================
+
+cdef inline Position *position_of(State *st, uint32_t account_id, uint32_t symbol_id) noexcept nogil:
+    return &st.positions[<int64_t>account_id * st.max_symbols + symbol_id]
+
+cdef void usage_add(State *st, Order *o, int64_t sign) noexcept nogil:
+    """Add (sign +1) or remove (-1) the order's current reservation from its account."""
+    cdef Account *a = &st.accounts[o.account_id]
+    cdef Position *p = position_of(st, o.account_id, o.symbol_id)
+    a.open_notional += sign * o.reserved_notional
+    p.open_notional += sign * o.reserved_notional
+    if o.side == SIDE_BUY:
+        p.open_buy_qty += sign * o.leaves_qty
+    else:
+        p.open_sell_qty += sign * o.leaves_qty
+
+cdef inline void reserve(State *st, Order *o) noexcept nogil:
+    """Recompute and add the reservation of an order whose leaves or price just changed."""
+    o.reserved_notional = o.leaves_qty * o.price
+    usage_add(st, o, 1)
+
+cdef void position_fill(State *st, Order *o, int64_t q, int64_t px) noexcept nogil:
+    cdef Position *p = position_of(st, o.account_id, o.symbol_id)
+    cdef Account *a = &st.accounts[o.account_id]
+    cdef int64_t d = q if o.side == SIDE_BUY else -q
+    cdef int64_t before = iabs(p.net_qty) * p.avg_px
+    cdef int64_t closed, s
+    if o.side == SIDE_BUY:
+        p.bought_qty += q
+    else:
+        p.sold_qty += q
+    if p.net_qty == 0 or isign(p.net_qty) == isign(d):
+        p.avg_px = (p.avg_px * iabs(p.net_qty) + px * q) / (iabs(p.net_qty) + q)
+        p.net_qty += d
+    else:
+        closed = q if q < iabs(p.net_qty) else iabs(p.net_qty)
+        s = isign(p.net_qty)
+        p.realized_pnl += (px - p.avg_px) * closed * s
+        p.net_qty += isign(d) * closed
+        if p.net_qty == 0:
+            p.avg_px = 0
+        if q > closed:
+            p.net_qty = isign(d) * (q - closed)
+            p.avg_px = px
+    a.position_cost += iabs(p.net_qty) * p.avg_px - before
+
+cdef uint16_t risk_check(State *st, uint32_t account_id, uint32_t symbol_id, uint8_t side,
+                         int64_t total_qty, int64_t new_leaves, int64_t px,
+                         Order *exclude) noexcept nogil:
+    """Pre-trade checks (SEC 15c3-5 style).  `exclude`: an order whose reservation is
+    replaced by this one (a replace), taken out of the usage first."""
+    cdef Account *a = &st.accounts[account_id]
+    cdef Position *p = position_of(st, account_id, symbol_id)
+    cdef int64_t notional = new_leaves * px
+    cdef int64_t open_notional = a.open_notional
+    cdef int64_t sym_open_notional = p.open_notional
+    cdef int64_t open_buy = p.open_buy_qty
+    cdef int64_t open_sell = p.open_sell_qty
+    if exclude != NULL:
+        open_notional -= exclude.reserved_notional
+        sym_open_notional -= exclude.reserved_notional
+        if exclude.side == SIDE_BUY:
+            open_buy -= exclude.leaves_qty
+        else:
+            open_sell -= exclude.leaves_qty
+    if total_qty > a.max_order_qty:
+        return REJECT_CODE_RISK_MAX_ORDER_QTY
+    if notional > a.max_order_notional:
+        return REJECT_CODE_RISK_MAX_ORDER_NOTIONAL
+    if open_notional + notional > a.credit_limit:
+        return REJECT_CODE_RISK_CREDIT_LIMIT
+    if side == SIDE_BUY:
+        if p.net_qty + open_buy + new_leaves > a.max_position:
+            return REJECT_CODE_RISK_POSITION_LIMIT
+    else:
+        if open_sell + new_leaves - p.net_qty > a.max_position:
+            return REJECT_CODE_RISK_POSITION_LIMIT
+    if a.position_cost + open_notional + notional > a.gross_limit:
+        return REJECT_CODE_RISK_GROSS_EXPOSURE
+    if ((iabs(p.net_qty) * p.avg_px + sym_open_notional + notional) * 100
+            > a.gross_limit * a.concentration_pct):
+        return REJECT_CODE_RISK_CONCENTRATION
+    return 0
+
+
+# ============================================================================================
+# -- VALIDATION --
+# ============================================================================================
+
+cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
+    if c.cl_ord_id == 0:
+        return REJECT_CODE_MISSING_CL_ORD_ID
+    if c.side != SIDE_BUY and c.side != SIDE_SELL:
+        return REJECT_CODE_INVALID_SIDE
+    if c.ord_type < ORD_TYPE_MARKET or c.ord_type > ORD_TYPE_TRAILING_STOP:
+        return REJECT_CODE_INVALID_ORD_TYPE
+    if c.ord_type != ORD_TYPE_MARKET and c.ord_type != ORD_TYPE_LIMIT:
+        return REJECT_CODE_UNSUPPORTED_ORD_TYPE
+    if c.tif < TIME_IN_FORCE_DAY or c.tif > TIME_IN_FORCE_AT_CLOSE:
+        return REJECT_CODE_INVALID_TIF
+    if c.tif != TIME_IN_FORCE_DAY and c.tif != TIME_IN_FORCE_GTC and c.tif != TIME_IN_FORCE_IOC:
+        return REJECT_CODE_UNSUPPORTED_TIF
+    if c.qty < 1 or c.qty > OMS_MAX_QTY:
+        return REJECT_CODE_INVALID_QTY
+    if c.ord_type == ORD_TYPE_LIMIT:
+        if c.price < 1 or c.price > OMS_MAX_PRICE:
+            return REJECT_CODE_INVALID_PRICE
+    elif c.price != 0:
+        return REJECT_CODE_INVALID_PRICE
+    if c.account_id >= st.max_accounts or not st.accounts[c.account_id].defined:
+        return REJECT_CODE_UNKNOWN_ACCOUNT
+    if c.symbol_id >= st.max_symbols or not st.symbols[c.symbol_id].defined:
+        return REJECT_CODE_UNKNOWN_SYMBOL
+    return 0
+
+cdef uint16_t semantic_check(SymbolRef *s, uint8_t ord_type, int64_t price,
+                             int64_t qty) noexcept nogil:
+    if ord_type == ORD_TYPE_LIMIT and price % s.tick_size != 0:
+        return REJECT_CODE_PRICE_NOT_ON_TICK
+    if qty % s.lot_size != 0:
+        return REJECT_CODE_QTY_NOT_ON_LOT
+    if qty < s.min_qty:
+        return REJECT_CODE_QTY_BELOW_MIN
+    if qty > s.max_qty:
+        return REJECT_CODE_QTY_ABOVE_MAX
+    if ord_type == ORD_TYPE_LIMIT:
+        if (s.collar_bps > 0 and s.ref_price > 0
+                and iabs(price - s.ref_price) * 10000 > s.ref_price * s.collar_bps):
+            return REJECT_CODE_PRICE_OUTSIDE_COLLAR
+    elif s.ref_price == 0:
+        return REJECT_CODE_NO_REFERENCE_PRICE
+    return 0
+
+cdef uint16_t business_check(State *st, Account *a, SymbolRef *s, int64_t time_ns) noexcept nogil:
+    cdef int64_t sec
+    if st.kill_switch:
+        return REJECT_CODE_KILL_SWITCH_ACTIVE
+    if not a.enabled:
+        return REJECT_CODE_ACCOUNT_DISABLED
+    if s.halted:
+        return REJECT_CODE_SYMBOL_HALTED
+    sec = floor_mod(floor_div(time_ns, OMS_NS_PER_SEC), 86400)
+    if sec < s.open_sec or sec >= s.close_sec:
+        return REJECT_CODE_MARKET_CLOSED
+    return 0
+
+
+# ============================================================================================
+# -- VENUE: the simulated exchange's books and matching --
+# ============================================================================================
+
+cdef inline BookSide *book_side(State *st, uint32_t symbol_id, uint8_t side) noexcept nogil:
+    return &st.books[<int64_t>symbol_id * 2 + (1 if side == SIDE_SELL else 0)]
+
+cdef int32_t level_search(BookSide *b, int64_t price) noexcept nogil:
+    """Index of the level at `price`, or -(insertion point) - 1."""
+    cdef int64_t key = price * b.sign
+    cdef int32_t lo = 0, hi = b.count, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if b.levels[mid].price * b.sign < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < b.count and b.levels[lo].price == price:
+        return lo
+    return -lo - 1
+
+cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
+    """Append the order at the tail of its price level; False if the side has no room."""
+    cdef Order *o = &st.orders[slot]
+    cdef BookSide *b = book_side(st, o.symbol_id, o.side)
+    cdef int32_t i = level_search(b, o.price)
+    cdef Level *lv
+    if i < 0:
+        if b.count >= st.max_levels:
+            return False
+        i = -i - 1
+        memmove(&b.levels[i + 1], &b.levels[i], (b.count - i) * sizeof(Level))
+        b.count += 1
+        lv = &b.levels[i]
+        lv.price = o.price
+        lv.qty = 0
+        lv.head = -1
+        lv.tail = -1
+        lv.count = 0
+    lv = &b.levels[i]
+    o.next = -1
+    o.prev = lv.tail
+    if lv.tail >= 0:
+        st.orders[lv.tail].next = slot
+    else:
+        lv.head = slot
+    lv.tail = slot
+    lv.count += 1
+    lv.qty += o.leaves_qty
+    return True
+
+cdef void book_unlink(State *st, BookSide *b, int32_t li, int32_t slot,
+                      int64_t qty) noexcept nogil:
+    """Take the order out of level `li` (whose qty it held `qty` of); drop an empty level."""
+    cdef Order *o = &st.orders[slot]
+    cdef Level *lv = &b.levels[li]
+    if o.prev >= 0:
+        st.orders[o.prev].next = o.next
+    else:
+        lv.head = o.next
+    if o.next >= 0:
+        st.orders[o.next].prev = o.prev
+    else:
+        lv.tail = o.prev
+    o.prev = -1
+    o.next = -1
+    lv.count -= 1
+    lv.qty -= qty
+    if lv.count == 0:
+        memmove(&b.levels[li], &b.levels[li + 1], (b.count - li - 1) * sizeof(Level))
+        b.count -= 1
+
+cdef void book_remove(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef BookSide *b = book_side(st, o.symbol_id, o.side)
+    cdef int32_t li = level_search(b, o.price)
+    if li >= 0:
+        book_unlink(st, b, li, slot, o.leaves_qty)
+
+cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) noexcept nogil:
+    usage_add(st, o, -1)
+    o.cum_qty += q
+    o.leaves_qty -= q
+    o.cum_notional += q * px
+    o.version += 1
+    o.updated_ns = now
+    set_status(st, o, ORD_STATUS_FILLED if o.leaves_qty == 0 else ORD_STATUS_PARTIALLY_FILLED)
+    if o.leaves_qty == 0:
+        o.reserved_notional = 0
+    else:
+        reserve(st, o)
+    position_fill(st, o, q, px)
+
+cdef void match(State *st, Command *c, int32_t slot) noexcept nogil:
+    """Trade the aggressor in `slot` against the opposite side, best level first."""
+    cdef Order *o = &st.orders[slot]
+    cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
+    cdef bint market = o.ord_type == ORD_TYPE_MARKET
+    cdef Level *lv
+    cdef int32_t rslot
+    cdef Order *r
+    cdef int64_t q, px
+    cdef Event *ev
+    while o.leaves_qty > 0 and opp.count > 0:
+        lv = &opp.levels[opp.count - 1]
+        if not market:
+            if o.side == SIDE_BUY and lv.price > o.price:
+                break
+            if o.side == SIDE_SELL and lv.price < o.price:
+                break
+        rslot = lv.head
+        r = &st.orders[rslot]
+        q = o.leaves_qty if o.leaves_qty < r.leaves_qty else r.leaves_qty
+        px = lv.price
+        fill_order(st, o, q, px, c.time_ns)
+        fill_order(st, r, q, px, c.time_ns)
+        st.symbols[o.symbol_id].ref_price = px
+        ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+        fill_from_order(ev, o)
+        ev.exec_type = EXEC_TYPE_TRADE
+        ev.last_px = px
+        ev.last_qty = q
+        ev.trade_id = st.next_trade_id
+        commit(st)
+        ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+        fill_from_order(ev, r)
+        ev.exec_type = EXEC_TYPE_TRADE
+        ev.last_px = px
+        ev.last_qty = q
+        ev.trade_id = st.next_trade_id
+        commit(st)
+        st.next_trade_id += 1
+        if r.leaves_qty == 0:
+            book_unlink(st, opp, opp.count - 1, rslot, q)
+            close_order(st, rslot)
+        else:
+            lv.qty -= q
+    if o.leaves_qty == 0:
+        close_order(st, slot)
+
+cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
+    """IOC/market remainder, or a remainder with no room in the book: cancel it."""
+    cdef Order *o = &st.orders[slot]
+    usage_add(st, o, -1)
+    o.leaves_qty = 0
+    o.reserved_notional = 0
+    o.version += 1
+    o.updated_ns = c.time_ns
+    set_status(st, o, ORD_STATUS_CANCELLED)
+    close_order(st, slot)
+    emit_exec(st, c, o, EXEC_TYPE_CANCELED, code)
+
+cdef void route_and_work(State *st, Command *c, int32_t slot) noexcept nogil:
+    """The order is live and out of the book: match it, then rest or cancel the rest."""
+    cdef Order *o = &st.orders[slot]
+    match(st, c, slot)
+    if o.leaves_qty == 0:
+        return
+    if o.ord_type == ORD_TYPE_MARKET or o.tif == TIME_IN_FORCE_IOC:
+        cancel_remainder(st, c, slot, 0)
+    elif not book_rest(st, slot):
+        cancel_remainder(st, c, slot, REJECT_CODE_BOOK_FULL)
+
+
+# ============================================================================================
+# -- COMMAND HANDLERS --
+# ============================================================================================
+
+cdef void on_new(State *st, Command *c) noexcept nogil:
+    cdef uint16_t code
+    cdef uint64_t hi = c.idem_hi, lo = c.idem_lo
+    cdef int64_t pos
+    cdef IdemFifoEntry *f
+    cdef int32_t slot
+    cdef Order *o
+    cdef Event *ev
+    cdef SymbolRef *s
+    cdef int64_t px
+    idem_expire(st, c.time_ns)
+    # -- syntax --
+    code = syntax_check(st, c)
+    if code:
+        reject_new(st, c, code)
+        return
+    # -- idempotency: a live key answers with the original order's status --
+    if hi == 0 and lo == 0:
+        hi = 0x8000000000000000ULL | c.session_id
+        lo = c.cl_ord_id
+    pos = idem_find(st, hi, lo)
+    if pos >= 0:
+        f = fifo_entry(st, st.idem_table[pos] - 1)
+        if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > c.time_ns:
+            slot = oid_get(st, f.order_id)
+            ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+            if slot >= 0:
+                fill_from_order(ev, &st.orders[slot])
+            else:
+                fill_from_command(ev, c)
+                ev.order_id = f.order_id
+            ev.exec_type = EXEC_TYPE_ORDER_STATUS
+            ev.reject_code = REJECT_CODE_DUPLICATE_REQUEST
+            commit(st)
+            return
+    if clord_get(st, c.session_id, c.cl_ord_id) >= 0:
+        reject_new(st, c, REJECT_CODE_DUPLICATE_CL_ORD_ID)
+        return
+    # -- semantic, business, risk --
+    s = &st.symbols[c.symbol_id]
+    code = semantic_check(s, c.ord_type, c.price, c.qty)
+    if code == 0:
+        code = business_check(st, &st.accounts[c.account_id], s, c.time_ns)
+    if code == 0:
+        px = c.price if c.ord_type == ORD_TYPE_LIMIT else s.ref_price
+        code = risk_check(st, c.account_id, c.symbol_id, c.side, c.qty, c.qty, px, NULL)
+    # -- capacity --
+    if code == 0 and not slot_available(st):
+        code = REJECT_CODE_ORDER_STORE_FULL
+    if code == 0 and idem_full(st):
+        code = REJECT_CODE_IDEMPOTENCY_TABLE_FULL
+    if code:
+        reject_new(st, c, code)
+        return
+    # -- accept: PENDING -> VALIDATED -> ROUTED -> ACCEPTED --
+    slot = alloc_slot(st)
+    o = &st.orders[slot]
+    memset(o, 0, sizeof(Order))
+    o.order_id = st.next_order_id
+    st.next_order_id += 1
+    o.cl_ord_id = c.cl_ord_id
+    o.price = c.price
+    o.stop_price = c.stop_price
+    o.qty = c.qty
+    o.leaves_qty = c.qty
+    o.display_qty = c.display_qty
+    o.min_qty = c.min_qty
+    o.expire_time_ns = c.expire_time_ns
+    o.created_ns = c.time_ns
+    o.updated_ns = c.time_ns
+    o.session_id = c.session_id
+    o.account_id = c.account_id
+    o.symbol_id = c.symbol_id
+    o.version = 1
+    o.strategy_id = c.strategy_id
+    o.prev = -1
+    o.next = -1
+    o.side = c.side
+    o.ord_type = c.ord_type
+    o.tif = c.tif
+    o.status = ORD_STATUS_PENDING
+    set_status(st, o, ORD_STATUS_VALIDATED)
+    set_status(st, o, ORD_STATUS_ROUTED)
+    set_status(st, o, ORD_STATUS_ACCEPTED)
+    oid_put(st, slot)
+    clord_put(st, slot)
+    idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
+    reserve(st, o)
+    emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
+    route_and_work(st, c, slot)
+
+cdef int32_t find_target(State *st, Command *c) noexcept nogil:
+    cdef int32_t slot
+    if c.order_id != 0:
+        slot = oid_get(st, c.order_id)
+        if slot >= 0 and st.orders[slot].session_id != c.session_id:
+            return -1       # another session's order is "not found", never a leak
+        return slot
+    return clord_get(st, c.session_id, c.orig_cl_ord_id)
+
+cdef uint16_t lifecycle_check(Order *o, uint32_t expected_version) noexcept nogil:
+    if o.status == ORD_STATUS_FILLED:
+        return REJECT_CODE_ORDER_ALREADY_FILLED
+    if is_terminal(o.status):
+        return REJECT_CODE_ORDER_ALREADY_CLOSED
+    if o.status == ORD_STATUS_PENDING_CANCEL or o.status == ORD_STATUS_PENDING_REPLACE:
+        return REJECT_CODE_ORDER_PENDING
+    if expected_version != 0 and expected_version != o.version:
+        return REJECT_CODE_STALE_VERSION
+    return 0
+
+cdef void cancel_order(State *st, Command *c, int32_t slot, uint16_t code,
+                       bint use_cmd_cl_ord_id) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef Event *ev
+    set_status(st, o, ORD_STATUS_PENDING_CANCEL)
+    book_remove(st, slot)
+    usage_add(st, o, -1)
+    o.leaves_qty = 0
+    o.reserved_notional = 0
+    o.version += 1
+    o.updated_ns = c.time_ns
+    set_status(st, o, ORD_STATUS_CANCELLED)
+    close_order(st, slot)
+    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    if use_cmd_cl_ord_id and c.cl_ord_id != 0:
+        ev.cl_ord_id = c.cl_ord_id
+        ev.orig_cl_ord_id = o.cl_ord_id
+    ev.exec_type = EXEC_TYPE_CANCELED
+    ev.reject_code = code
+    commit(st)
+
+cdef void on_cancel(State *st, Command *c) noexcept nogil:
+    cdef int32_t slot = find_target(st, c)
+    cdef uint16_t code
+    if slot < 0:
+        cancel_reject(st, c, NULL, CXL_REJ_RESPONSE_TO_CANCEL, REJECT_CODE_UNKNOWN_ORDER)
+        return
+    code = lifecycle_check(&st.orders[slot], c.expected_version)
+    if code:
+        cancel_reject(st, c, &st.orders[slot], CXL_REJ_RESPONSE_TO_CANCEL, code)
+        return
+    cancel_order(st, c, slot, 0, True)
+
+cdef void on_replace(State *st, Command *c) noexcept nogil:
+    cdef int32_t slot = find_target(st, c)
+    cdef Order *o
+    cdef SymbolRef *s
+    cdef uint16_t code = 0
+    cdef bint lose_priority
+    cdef uint8_t back_to
+    if slot < 0:
+        cancel_reject(st, c, NULL, CXL_REJ_RESPONSE_TO_REPLACE, REJECT_CODE_UNKNOWN_ORDER)
+        return
+    o = &st.orders[slot]
+    s = &st.symbols[o.symbol_id]
+    if c.cl_ord_id == 0:
+        code = REJECT_CODE_MISSING_CL_ORD_ID
+    if code == 0:
+        code = lifecycle_check(o, c.expected_version)
+    if code == 0 and (c.qty < 1 or c.qty > OMS_MAX_QTY):
+        code = REJECT_CODE_INVALID_QTY
+    if code == 0 and (c.price < 1 or c.price > OMS_MAX_PRICE):
+        code = REJECT_CODE_INVALID_PRICE
+    if code == 0 and clord_get(st, o.session_id, c.cl_ord_id) >= 0:
+        code = REJECT_CODE_DUPLICATE_CL_ORD_ID
+    if code == 0 and c.qty <= o.cum_qty:
+        code = REJECT_CODE_REPLACE_QTY_BELOW_CUM
+    if code == 0 and c.price == o.price and c.qty == o.qty:
+        code = REJECT_CODE_REPLACE_CHANGES_NOTHING
+    if code == 0:
+        code = semantic_check(s, o.ord_type, c.price, c.qty)
+    if code == 0:
+        code = business_check(st, &st.accounts[o.account_id], s, c.time_ns)
+    if code == 0:
+        code = risk_check(st, o.account_id, o.symbol_id, o.side, c.qty, c.qty - o.cum_qty,
+                          c.price, o)
+    if code:
+        cancel_reject(st, c, o, CXL_REJ_RESPONSE_TO_REPLACE, code)
+        return
+    # -- apply: the order keeps its id; a price change or a size increase loses priority --
+    back_to = o.status
+    set_status(st, o, ORD_STATUS_PENDING_REPLACE)
+    lose_priority = c.price != o.price or c.qty > o.qty
+    if lose_priority:
+        book_remove(st, slot)
+    else:
+        book_side(st, o.symbol_id, o.side).levels[
+            level_search(book_side(st, o.symbol_id, o.side), o.price)].qty -= o.qty - c.qty
+    usage_add(st, o, -1)
+    clord_del_slot(st, slot)
+    o.orig_cl_ord_id = o.cl_ord_id
+    o.cl_ord_id = c.cl_ord_id
+    clord_put(st, slot)
+    o.price = c.price
+    o.qty = c.qty
+    o.leaves_qty = c.qty - o.cum_qty
+    o.version += 1
+    o.updated_ns = c.time_ns
+    reserve(st, o)
+    set_status(st, o, back_to)
+    emit_exec(st, c, o, EXEC_TYPE_REPLACED, 0)
+    if lose_priority:
+        route_and_work(st, c, slot)
+
+cdef void on_status(State *st, Command *c) noexcept nogil:
+    cdef int32_t slot = find_target(st, c)
+    cdef Event *ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    if slot >= 0:
+        fill_from_order(ev, &st.orders[slot])
+    else:
+        fill_from_command(ev, c)
+        ev.status = ORD_STATUS_REJECTED
+        ev.reject_code = REJECT_CODE_UNKNOWN_ORDER
+    ev.exec_type = EXEC_TYPE_ORDER_STATUS
+    commit(st)
+
+cdef int cmp_u64_pair(const void *a, const void *b) noexcept nogil:
+    cdef uint64_t x = (<uint64_t *>a)[0], y = (<uint64_t *>b)[0]
+    return (x > y) - (x < y)
+
+cdef uint64_t cancel_matching(State *st, Command *c, uint16_t scope, uint16_t code) noexcept nogil:
+    """Cancel every live order the scope selects, in increasing order id; returns the count."""
+    cdef int64_t i, n = 0
+    cdef Order *o
+    if st.scratch == NULL:
+        st.scratch = <uint64_t *>malloc(st.max_orders * 2 * sizeof(uint64_t))
+        if st.scratch == NULL:
+            return 0
+    for i in range(st.high_water):
+        o = &st.orders[i]
+        if not is_live(o.status):
+            continue
+        if (scope & MASS_CANCEL_SCOPE_SESSION) and o.session_id != c.session_id:
+            continue
+        if (scope & MASS_CANCEL_SCOPE_ACCOUNT) and o.account_id != c.account_id:
+            continue
+        if (scope & MASS_CANCEL_SCOPE_SYMBOL) and o.symbol_id != c.symbol_id:
+            continue
+        if (scope & MASS_CANCEL_SCOPE_SIDE) and o.side != c.side:
+            continue
+        if (scope & MASS_CANCEL_SCOPE_STRATEGY) and o.strategy_id != c.strategy_id:
+            continue
+        st.scratch[2 * n] = o.order_id
+        st.scratch[2 * n + 1] = <uint64_t>i
+        n += 1
+    qsort(st.scratch, n, 2 * sizeof(uint64_t), cmp_u64_pair)
+    for i in range(n):
+        cancel_order(st, c, <int32_t>st.scratch[2 * i + 1], code, False)
+    return <uint64_t>n
+
+cdef void on_mass_cancel(State *st, Command *c) noexcept nogil:
+    cdef uint64_t n = cancel_matching(st, c, c.admin_op, 0)
+    cdef Event *ev = emit(st, c, EVENT_TYPE_MASS_CANCEL_REPORT)
+    fill_from_command(ev, c)
+    ev.trade_id = n
+    commit(st)
+
+cdef void on_market_data(State *st, Command *c) noexcept nogil:
+    if c.symbol_id >= st.max_symbols or not st.symbols[c.symbol_id].defined:
+        admin_report(st, c, 0, REJECT_CODE_UNKNOWN_SYMBOL, 0)
+    elif c.price < 1 or c.price > OMS_MAX_PRICE:
+        admin_report(st, c, 0, REJECT_CODE_INVALID_PRICE, 0)
+    else:
+        st.symbols[c.symbol_id].ref_price = c.price
+
+cdef inline bint in_limit(int64_t v) noexcept nogil:
+    return 0 <= v <= OMS_LIMIT_MAX
+
+cdef void on_admin(State *st, Command *c) noexcept nogil:
+    cdef uint16_t op = c.admin_op
+    cdef uint16_t code = 0
+    cdef uint64_t count = 0
+    cdef SymbolRef *s
+    cdef Account *a
+    if op == ADMIN_OP_SET_SYMBOL:
+        if (c.symbol_id >= st.max_symbols or c.price < 1 or c.qty < 1 or c.min_qty < 1
+                or c.min_qty > c.display_qty or c.display_qty > OMS_MAX_QTY
+                or c.stop_price < 0 or c.stop_price > OMS_MAX_PRICE
+                or c.expire_time_ns < 0 or c.expire_time_ns > 10000
+                or c.order_id >= c.orig_cl_ord_id or c.orig_cl_ord_id > 86400):
+            code = REJECT_CODE_INVALID_ADMIN
+        else:
+            s = &st.symbols[c.symbol_id]
+            s.tick_size = c.price
+            s.lot_size = c.qty
+            s.min_qty = c.min_qty
+            s.max_qty = c.display_qty
+            s.ref_price = c.stop_price
+            s.collar_bps = c.expire_time_ns
+            s.open_sec = <int64_t>c.order_id
+            s.close_sec = <int64_t>c.orig_cl_ord_id
+            s.defined = 1
+    elif op == ADMIN_OP_SET_ACCOUNT:
+        if (c.account_id >= st.max_accounts or not in_limit(c.price) or not in_limit(c.qty)
+                or not in_limit(c.stop_price) or not in_limit(c.display_qty)
+                or not in_limit(c.min_qty) or c.expire_time_ns < 0 or c.expire_time_ns > 100
+                or c.flags > 1):
+            code = REJECT_CODE_INVALID_ADMIN
+        else:
+            a = &st.accounts[c.account_id]
+            a.credit_limit = c.price
+            a.max_order_qty = c.qty
+            a.max_order_notional = c.stop_price
+            a.max_position = c.display_qty
+            a.gross_limit = c.min_qty
+            a.concentration_pct = c.expire_time_ns
+            a.enabled = <uint8_t>c.flags
+            a.defined = 1
+    elif op == ADMIN_OP_HALT_SYMBOL or op == ADMIN_OP_RESUME_SYMBOL:
+        if c.symbol_id >= st.max_symbols or not st.symbols[c.symbol_id].defined:
+            code = REJECT_CODE_INVALID_ADMIN
+        else:
+            st.symbols[c.symbol_id].halted = 1 if op == ADMIN_OP_HALT_SYMBOL else 0
+    elif op == ADMIN_OP_KILL_SWITCH_ON:
+        st.kill_switch = 1
+        count = cancel_matching(st, c, 0, REJECT_CODE_KILL_SWITCH_ACTIVE)
+    elif op == ADMIN_OP_KILL_SWITCH_OFF:
+        st.kill_switch = 0
+    else:
+        code = REJECT_CODE_INVALID_ADMIN
+    admin_report(st, c, <uint8_t>op, code, count)
+
+
+# ============================================================================================
+# -- THE STEP FUNCTION --
+# ============================================================================================
+
+cdef void engine_apply(State *st, Command *c) noexcept nogil:
+    st.cmd_seq += 1
+    c.seq = st.cmd_seq
+    if c.kind == COMMAND_TYPE_NEW:
+        on_new(st, c)
+    elif c.kind == COMMAND_TYPE_CANCEL:
+        on_cancel(st, c)
+    elif c.kind == COMMAND_TYPE_REPLACE:
+        on_replace(st, c)
+    elif c.kind == COMMAND_TYPE_STATUS:
+        on_status(st, c)
+    elif c.kind == COMMAND_TYPE_MASS_CANCEL:
+        on_mass_cancel(st, c)
+    elif c.kind == COMMAND_TYPE_MARKET_DATA:
+        on_market_data(st, c)
+    elif c.kind == COMMAND_TYPE_TIMER:
+        pass
+    elif c.kind == COMMAND_TYPE_ADMIN:
+        on_admin(st, c)
+    else:
+        admin_report(st, c, 0, REJECT_CODE_UNKNOWN_COMMAND, 0)
+
+
+# ============================================================================================
+# -- LIFETIME --
+# ============================================================================================
+
+cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t max_accounts,
+                    int64_t idem_capacity, int64_t max_levels) noexcept nogil:
+    """Allocate every structure up front.  calloc'ed memory is only made resident when
+    touched, so capacity costs address space, not RAM."""
+    cdef uint64_t n
+    cdef int64_t i
+    memset(st, 0, sizeof(State))
+    st.max_orders = max_orders
+    st.max_symbols = max_symbols
+    st.max_accounts = max_accounts
+    st.idem_capacity = idem_capacity
+    st.max_levels = max_levels
+    st.next_order_id = 1
+    st.next_trade_id = 1
+    st.closed_head = -1
+    st.closed_tail = -1
+    st.symbols = <SymbolRef *>calloc(max_symbols, sizeof(SymbolRef))
+    st.accounts = <Account *>calloc(max_accounts, sizeof(Account))
+    st.positions = <Position *>calloc(max_accounts * max_symbols, sizeof(Position))
+    st.orders = <Order *>calloc(max_orders, sizeof(Order))
+    n = table_size(max_orders)
+    st.oid_table = <int32_t *>calloc(n, sizeof(int32_t))
+    st.oid_mask = n - 1
+    st.clord_table = <int32_t *>calloc(n, sizeof(int32_t))
+    st.clord_mask = n - 1
+    n = table_size(idem_capacity)
+    st.idem_table = <uint64_t *>calloc(n, sizeof(uint64_t))
+    st.idem_mask = n - 1
+    st.idem_fifo = <IdemFifoEntry *>calloc(idem_capacity, sizeof(IdemFifoEntry))
+    st.books = <BookSide *>calloc(max_symbols * 2, sizeof(BookSide))
+    st.level_pool = <Level *>calloc(max_symbols * 2 * max_levels, sizeof(Level))
+    if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
+            or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
+            or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL):
+        state_free(st)
+        return -1
+    for i in range(max_symbols * 2):
+        st.books[i].levels = &st.level_pool[i * max_levels]
+        st.books[i].sign = 1 if i % 2 == 0 else -1
+    return 0
+
+cdef void state_free(State *st) noexcept nogil:
+    free(st.symbols)
+    free(st.accounts)
+    free(st.positions)
+    free(st.orders)
+    free(st.oid_table)
+    free(st.clord_table)
+    free(st.idem_table)
+    free(st.idem_fifo)
+    free(st.books)
+    free(st.level_pool)
+    free(st.scratch)
+    free(st.sink.buf)
+    memset(st, 0, sizeof(State))
+
+
+# ============================================================================================
+# -- PYTHON SURFACE --
+# The direct driver (`Core.process`) and the threaded driver (`Engine`) call the same
+# `engine_apply`: what the tests and replay run is what production runs.
+# ============================================================================================
+
+import threading
+
+import numpy as np
+
+from oms import layout as py_layout
+from oms.layout import (COMMAND_DTYPE, EVENT_DTYPE, ORDER_DTYPE, SYMBOL_DTYPE, ACCOUNT_DTYPE,
+                        POSITION_DTYPE)
+
+if (sizeof(Command), sizeof(Event), sizeof(Order), sizeof(SymbolRef), sizeof(Account),
+        sizeof(Position)) != (COMMAND_DTYPE.itemsize, EVENT_DTYPE.itemsize, ORDER_DTYPE.itemsize,
+                              SYMBOL_DTYPE.itemsize, ACCOUNT_DTYPE.itemsize,
+                              POSITION_DTYPE.itemsize):
+    raise ImportError("cext/layout.pxd is out of date with oms.layout: rebuild the extension")
+
+
+class EngineError(Exception):
+    """Misuse of the engine API (not a rejected order: those are events)."""
+
+
+cdef object copy_records(const void *src, int64_t n, object dtype):
+    out = np.empty(n, dtype=dtype)
+    cdef uint8_t[::1] dst
+    if n:
+        dst = out.view(np.uint8)
+        memcpy(&dst[0], src, n * dtype.itemsize)
+    return out
+
+
+cdef const uint8_t *records_ptr(object arr, object dtype) except NULL:
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype:
+        raise TypeError(f"expected a numpy array of dtype oms.layout.{dtype}")
+    if not arr.flags.c_contiguous:
+        raise TypeError("the command array must be C-contiguous")
+    cdef const uint8_t[::1] view = arr.view(np.uint8).reshape(-1)
+    if view.shape[0] == 0:
+        return <const uint8_t *>""
+    return &view[0]
+
+
+cdef class Core:
+    """The engine state and its direct, single-threaded driver.
+
+    `process(commands)` applies a batch of commands (a numpy array of COMMAND_DTYPE) and
+    returns the events they produced (EVENT_DTYPE).  Tests, replay and recovery use this; the
+    threaded `Engine` wraps the same state.
+    """
+    cdef State st
+    cdef readonly object config
+
+    def __cinit__(self, config):
+        if state_init(&self.st, config.max_orders, config.max_symbols, config.max_accounts,
+                      config.idem_capacity, config.max_levels) != 0:
+            raise MemoryError("cannot allocate the engine's preallocated structures")
+        self.config = config
+        cdef SymbolRef *s
+        cdef Account *a
+        for sym in config.symbols:
+            s = &self.st.symbols[sym.symbol_id]
+            s.tick_size = sym.tick_size
+            s.lot_size = sym.lot_size
+            s.min_qty = sym.min_qty
+            s.max_qty = sym.max_qty
+            s.ref_price = sym.ref_price
+            s.collar_bps = sym.collar_bps
+            s.open_sec = sym.open_sec
+            s.close_sec = sym.close_sec
+            s.halted = sym.halted
+            s.defined = 1
+        for acc in config.accounts:
+            a = &self.st.accounts[acc.account_id]
+            a.credit_limit = acc.credit_limit
+            a.max_order_qty = acc.max_order_qty
+            a.max_order_notional = acc.max_order_notional
+            a.max_position = acc.max_position
+            a.gross_limit = acc.gross_limit
+            a.concentration_pct = acc.concentration_pct
+            a.enabled = acc.enabled
+            a.defined = 1
+
+    def __dealloc__(self):
+        state_free(&self.st)
+
+    def process(self, commands):
+        """Apply the commands in order; their `seq` fields are overwritten with the input
+        sequence.  Returns the events as a new array."""
+        cdef Command *cmds = <Command *>records_ptr(commands, COMMAND_DTYPE)
+        cdef int64_t i, n = len(commands)
+        self.st.sink.count = 0
+        with nogil:
+            for i in range(n):
+                engine_apply(&self.st, &cmds[i])
+        return copy_records(self.st.sink.buf, self.st.sink.count, EVENT_DTYPE)
+
+    # -- QUERIES (a copy of the state; call between batches) --
+
+    def orders(self):
+        """Every order in the store (live, or terminal and not yet evicted), in slot order."""
+        return copy_records(self.st.orders, self.st.high_water, ORDER_DTYPE)
+
+    def positions(self):
+        out = copy_records(self.st.positions, self.st.max_accounts * self.st.max_symbols,
+                           POSITION_DTYPE)
+        return out.reshape(self.st.max_accounts, self.st.max_symbols)
+
+    def accounts(self):
+        return copy_records(self.st.accounts, self.st.max_accounts, ACCOUNT_DTYPE)
+
+    def symbols(self):
+        return copy_records(self.st.symbols, self.st.max_symbols, SYMBOL_DTYPE)
+
+    def book(self, uint32_t symbol_id):
+        """(bids, asks), each a list of (price, qty, [order ids oldest first]), best first."""
+        if symbol_id >= self.st.max_symbols:
+            raise EngineError(f"symbol id {symbol_id} is not below max_symbols")
+        return (self._side(book_side(&self.st, symbol_id, SIDE_BUY)),
+                self._side(book_side(&self.st, symbol_id, SIDE_SELL)))
+
+    cdef list _side(self, BookSide *b):
+        cdef list levels = []
+        cdef int32_t i, slot
+        for i in range(b.count - 1, -1, -1):
+            ids = []
+            slot = b.levels[i].head
+            while slot >= 0:
+                ids.append(self.st.orders[slot].order_id)
+                slot = self.st.orders[slot].next
+            levels.append((b.levels[i].price, b.levels[i].qty, ids))
+        return levels
+
+    def counters(self):
+        return dict(cmd_seq=self.st.cmd_seq, event_seq=self.st.event_seq,
+                    next_order_id=self.st.next_order_id, next_trade_id=self.st.next_trade_id,
+                    kill_switch=self.st.kill_switch)
+
+    @property
+    def illegal_transitions(self):
+        """State-machine refusals; non-zero means an engine bug (tests assert it stays 0)."""
+        return self.st.illegal_transitions
+
+    @property
+    def live_orders(self):
+        return self.st.high_water
+
+    def memory_layout(self):
+        """Bytes reserved per structure (address space; RAM is used only as touched)."""
+        return dict(
+            orders=self.st.max_orders * sizeof(Order),
+            order_id_index=(self.st.oid_mask + 1) * sizeof(int32_t),
+            cl_ord_id_index=(self.st.clord_mask + 1) * sizeof(int32_t),
+            idempotency_table=(self.st.idem_mask + 1) * sizeof(uint64_t),
+            idempotency_fifo=self.st.idem_capacity * sizeof(IdemFifoEntry),
+            books=self.st.max_symbols * 2 * self.st.max_levels * sizeof(Level),
+            positions=self.st.max_accounts * self.st.max_symbols * sizeof(Position),
+        )
+
+
+cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
+                   int64_t max_batch) noexcept nogil:
+    """The business thread: drain every available command, then release them at once."""
+    cdef int64_t next = oms_ring_consumed(inr)
+    cdef int64_t n, i, idle = 0
+    while True:
+        n = oms_ring_available(inr, next, max_batch)
+        if n == 0:
+            if oms_atomic_load_i32(stop):
+                return
+            oms_wait(wait_strategy, idle)
+            idle += 1
+            continue
+        idle = 0
+        for i in range(n):
+            engine_apply(st, <Command *>oms_ring_slot(inr, next + i))
+        next += n
+        oms_ring_release(inr, next)
+
+
+_WAIT_STRATEGIES = {"busy-spin": OMS_WAIT_BUSY_SPIN, "yield": OMS_WAIT_YIELD,
+                    "sleep": OMS_WAIT_SLEEP}
+
+
+cdef class Engine:
+    """The engine on its own pinned business thread, fed through the input ring.
+
+    Any thread may submit (the ring takes several producers); one consumer drains events with
+    `poll()`.  Methods that wait for an answer (`status`, `wait`) keep the events they pass
+    over, so `poll()` still returns every event exactly once, in order.
+    """
+    cdef readonly Core core
+    cdef oms_ring inr
+    cdef oms_ring outr
+    cdef int32_t stop_flag
+    cdef int64_t seq_base
+    cdef int64_t out_next
+    cdef uint64_t next_cl_ord_id
+    cdef object thread
+    cdef list pending
+    cdef dict symbol_ids
+    cdef readonly bint running
+
+    def __cinit__(self, config):
+        self.core = Core(config)
+        if oms_ring_init(&self.inr, config.input_ring, sizeof(Command)) != 0:
+            raise MemoryError("cannot allocate the input ring")
+        if oms_ring_init(&self.outr, config.output_ring, sizeof(Event)) != 0:
+            oms_ring_free(&self.inr)
+            raise MemoryError("cannot allocate the output ring")
+        self.pending = []
+        self.symbol_ids = {s.name: s.symbol_id for s in config.symbols}
+        self.next_cl_ord_id = 1
+        self.running = False
+
+    def __dealloc__(self):
+        oms_ring_free(&self.inr)
+        oms_ring_free(&self.outr)
+
+    # -- LIFETIME --
+
+    def start(self):
+        if self.running:
+            raise EngineError("engine already started")
+        self.core.st.sink.ring = &self.outr
+        self.core.st.sink.next_seq = oms_ring_claimed(&self.outr)
+        self.seq_base = self.core.st.cmd_seq - oms_ring_claimed(&self.inr)
+        self.stop_flag = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._business_thread, name="oms-business",
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def _business_thread(self):
+        cdef int strategy = _WAIT_STRATEGIES[self.core.config.wait_strategy]
+        cdef int cpu = self.core.config.cpu
+        with nogil:
+            if cpu >= 0:
+                oms_pin_current_thread(cpu)
+            run_loop(&self.core.st, &self.inr, &self.stop_flag, strategy, 4096)
+
+    def stop(self):
+        """Process everything already submitted, then stop the business thread."""
+        if not self.running:
+            return
+        oms_atomic_store_i32(&self.stop_flag, 1)
+        while self.thread.is_alive():
+            self._drain()
+            self.thread.join(0.001)
+        self._drain()
+        self.running = False
+        self.core.st.sink.ring = NULL
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- COMMANDS --
+
+    cdef inline void _check_running(self) except *:
+        if not self.running:
+            raise EngineError("engine is not started: call start() first")
+
+    cdef int64_t _claim(self) except -1:
+        cdef int64_t seq = oms_ring_try_claim(&self.inr, 1)
+        while seq < 0:
+            # input ring full: drain the output so the business thread can move on
+            self._drain()
+            with nogil:
+                oms_wait(OMS_WAIT_YIELD, 0)
+            seq = oms_ring_try_claim(&self.inr, 1)
+        return seq
+
+    cdef Command *_slot(self, int64_t seq) noexcept:
+        cdef Command *c = <Command *>oms_ring_slot(&self.inr, seq)
+        memset(c, 0, sizeof(Command))
+        return c
+
+    cdef int64_t _publish(self, int64_t seq, Command *c, int64_t time_ns) noexcept:
+        c.time_ns = oms_clock_ns() if time_ns < 0 else time_ns
+        oms_ring_publish(&self.inr, seq)
+        return seq + 1 + self.seq_base
+
+    cdef uint32_t _symbol(self, symbol) except? 0xFFFFFFFF:
+        if isinstance(symbol, str):
+            try:
+                return self.symbol_ids[symbol]
+            except KeyError:
+                raise EngineError(f"unknown symbol {symbol!r}; known: "
+                                  f"{', '.join(sorted(self.symbol_ids))}") from None
+        return symbol
+
+    def submit(self, symbol, side, int64_t qty, int64_t price=0, ord_type=py_layout.OrdType.LIMIT,
+               tif=py_layout.TimeInForce.DAY, uint32_t account=0, uint64_t cl_ord_id=0,
+               uint32_t session=0, idem_key=None, uint32_t strategy=0, int64_t time_ns=-1):
+        """Submit a new order; returns the command's input sequence (events carry it as
+        `cmd_seq`).  `price` is in integer price units (see oms.config.px).  A ClOrdID is
+        assigned when none is given; `idem_key` is a UUID, a 128-bit int, or None."""
+        self._check_running()
+        cdef uint32_t symbol_id = self._symbol(symbol)
+        cdef uint8_t side_v = side, ord_type_v = ord_type, tif_v = tif
+        cdef uint64_t hi = 0, lo = 0
+        if idem_key is not None:
+            key = idem_key if isinstance(idem_key, int) else idem_key.int
+            hi = (key >> 64) & 0xFFFFFFFFFFFFFFFF
+            lo = key & 0xFFFFFFFFFFFFFFFF
+        if cl_ord_id == 0:
+            cl_ord_id = self.next_cl_ord_id
+            self.next_cl_ord_id += 1
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_NEW
+        c.side = side_v
+        c.ord_type = ord_type_v
+        c.tif = tif_v
+        c.session_id = session
+        c.account_id = account
+        c.symbol_id = symbol_id
+        c.cl_ord_id = cl_ord_id
+        c.price = price
+        c.qty = qty
+        c.idem_hi = hi
+        c.idem_lo = lo
+        c.strategy_id = strategy
+        return self._publish(seq, c, time_ns)
+
+    def cancel(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, uint64_t cl_ord_id=0,
+               uint32_t session=0, uint32_t expected_version=0, int64_t time_ns=-1):
+        """Cancel by order id, or by the order's current ClOrdID (`orig_cl_ord_id`)."""
+        self._check_running()
+        if order_id == 0 and orig_cl_ord_id == 0:
+            raise EngineError("cancel needs order_id or orig_cl_ord_id")
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_CANCEL
+        c.order_id = order_id
+        c.orig_cl_ord_id = orig_cl_ord_id
+        c.cl_ord_id = cl_ord_id
+        c.session_id = session
+        c.expected_version = expected_version
+        return self._publish(seq, c, time_ns)
+
+    def replace(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, *, int64_t price,
+                int64_t qty, uint64_t cl_ord_id=0, uint32_t session=0,
+                uint32_t expected_version=0, int64_t time_ns=-1):
+        """Cancel/replace: new price and total quantity; a new ClOrdID is assigned if none."""
+        self._check_running()
+        if order_id == 0 and orig_cl_ord_id == 0:
+            raise EngineError("replace needs order_id or orig_cl_ord_id")
+        if cl_ord_id == 0:
+            cl_ord_id = self.next_cl_ord_id
+            self.next_cl_ord_id += 1
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_REPLACE
+        c.order_id = order_id
+        c.orig_cl_ord_id = orig_cl_ord_id
+        c.cl_ord_id = cl_ord_id
+        c.session_id = session
+        c.price = price
+        c.qty = qty
+        c.expected_version = expected_version
+        return self._publish(seq, c, time_ns)
+
+    def mass_cancel(self, scope=0, uint32_t session=0, uint32_t account=0, symbol=0,
+                    side=0, uint32_t strategy=0, int64_t time_ns=-1):
+        """Cancel every live order the scope (oms.layout.MassCancelScope bits) selects."""
+        self._check_running()
+        cdef uint32_t symbol_id = self._symbol(symbol)
+        cdef uint16_t scope_v = scope
+        cdef uint8_t side_v = side
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_MASS_CANCEL
+        c.admin_op = scope_v
+        c.session_id = session
+        c.account_id = account
+        c.symbol_id = symbol_id
+        c.side = side_v
+        c.strategy_id = strategy
+        return self._publish(seq, c, time_ns)
+
+    def market_data(self, symbol, int64_t last_price, int64_t time_ns=-1):
+        self._check_running()
+        cdef uint32_t symbol_id = self._symbol(symbol)
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_MARKET_DATA
+        c.symbol_id = symbol_id
+        c.price = last_price
+        return self._publish(seq, c, time_ns)
+
+    def admin(self, op, symbol=0, uint32_t account=0, int64_t time_ns=-1, **fields):
+        """An ADMIN command; `fields` are Command fields (docs/engine.md maps each op)."""
+        self._check_running()
+        cmd = np.zeros(1, dtype=COMMAND_DTYPE)
+        for name, value in fields.items():
+            if name not in COMMAND_DTYPE.names or name.startswith("_"):
+                raise EngineError(f"admin(): {name!r} is not a command field")
+            cmd[name] = value
+        cmd["kind"] = py_layout.CommandType.ADMIN
+        cmd["admin_op"] = py_layout.AdminOp(op)
+        cmd["symbol_id"] = self._symbol(symbol)
+        cmd["account_id"] = account
+        cmd["time_ns"] = max(time_ns, 0)
+        return int(self.submit_batch(cmd, stamp_time=time_ns < 0)[0])
+
+    def submit_batch(self, commands, bint stamp_time=True):
+        """Publish a numpy array of commands in order; returns their input sequences.  With
+        `stamp_time`, each batch claimed gets the current time in every command."""
+        self._check_running()
+        cdef const uint8_t *src = records_ptr(commands, COMMAND_DTYPE)
+        cdef int64_t n = len(commands), done = 0, first, chunk, i, now
+        cdef int64_t cap = self.inr.capacity
+        cdef Command *c
+        cdef int64_t base = self.seq_base
+        seqs = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] seqv = seqs
+        while done < n:
+            chunk = min(n - done, cap // 4 if cap >= 4 else 1)
+            first = oms_ring_try_claim(&self.inr, chunk)
+            if first < 0:
+                self._drain()
+                with nogil:
+                    oms_wait(OMS_WAIT_YIELD, 0)
+                continue
+            with nogil:
+                now = oms_clock_ns()
+                for i in range(chunk):
+                    c = <Command *>oms_ring_slot(&self.inr, first + i)
+                    memcpy(c, src + (done + i) * sizeof(Command), sizeof(Command))
+                    if stamp_time:
+                        c.time_ns = now
+                    seqv[done + i] = first + i + 1 + base
+                for i in range(chunk):
+                    oms_ring_publish(&self.inr, first + i)
+            done += chunk
+        return seqs
+
+    # -- EVENTS --
+
+    cdef void _drain(self) except *:
+        cdef int64_t n = oms_ring_available(&self.outr, self.out_next, self.outr.capacity)
+        cdef int64_t first_part
+        cdef int64_t idx
+        if n == 0:
+            return
+        idx = self.out_next & (self.outr.capacity - 1)
+        first_part = min(n, self.outr.capacity - idx)
+        self.pending.append(copy_records(oms_ring_slot(&self.outr, self.out_next),
+                                         first_part, EVENT_DTYPE))
+        if first_part < n:
+            self.pending.append(copy_records(oms_ring_slot(&self.outr, self.out_next + first_part),
+                                             n - first_part, EVENT_DTYPE))
+        self.out_next += n
+        oms_ring_release(&self.outr, self.out_next)
+
+    def poll(self):
+        """Every event produced since the last poll, in order (EVENT_DTYPE array)."""
+        self._drain()
+        if not self.pending:
+            return np.empty(0, dtype=EVENT_DTYPE)
+        out = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
+        self.pending = []
+        return out
+
+    def wait(self, int64_t cmd_seq, double timeout=5.0):
+        """Block until the business thread has processed command `cmd_seq` (its events are
+        then all published); returns that command's events (they stay queued for poll())."""
+        self._check_running()
+        cdef int64_t ring_seq = cmd_seq - 1 - self.seq_base
+        cdef int64_t deadline = oms_clock_ns() + <int64_t>(timeout * 1e9)
+        while oms_ring_consumed(&self.inr) <= ring_seq:
+            self._drain()
+            if oms_clock_ns() > deadline:
+                raise EngineError(f"command {cmd_seq} not processed within {timeout} s")
+            with nogil:
+                oms_wait(OMS_WAIT_YIELD, 0)
+        self._drain()
+        found = [chunk[chunk["cmd_seq"] == cmd_seq] for chunk in self.pending]
+        return np.concatenate(found) if found else np.empty(0, dtype=EVENT_DTYPE)
+
+    def status(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, uint32_t session=0,
+               double timeout=5.0):
+        """The order's current state, as its ORDER_STATUS event (a numpy record)."""
+        self._check_running()
+        if order_id == 0 and orig_cl_ord_id == 0:
+            raise EngineError("status needs order_id or orig_cl_ord_id")
+        cdef int64_t seq = self._claim()
+        cdef Command *c = self._slot(seq)
+        c.kind = COMMAND_TYPE_STATUS
+        c.order_id = order_id
+        c.orig_cl_ord_id = orig_cl_ord_id
+        c.session_id = session
+        return self.wait(self._publish(seq, c, -1), timeout)[0]
+
+    def positions(self):
+        """Non-zero positions: a list of dicts with realized and unrealized P&L in price units
+        x qty.  Read while the engine runs: each row is a consistent copy only between fills."""
+        pos = self.core.positions()
+        refs = self.core.symbols()["ref_price"]
+        rows = []
+        for account_id, symbol_id in zip(*np.nonzero(
+                (pos["net_qty"] != 0) | (pos["bought_qty"] != 0) | (pos["sold_qty"] != 0))):
+            p = pos[account_id, symbol_id]
+            rows.append(dict(account_id=int(account_id), symbol_id=int(symbol_id),
+                             net_qty=int(p["net_qty"]), avg_px=int(p["avg_px"]),
+                             realized_pnl=int(p["realized_pnl"]),
+                             unrealized_pnl=int((int(refs[symbol_id]) - int(p["avg_px"]))
+                                                * int(p["net_qty"])),
+                             bought_qty=int(p["bought_qty"]), sold_qty=int(p["sold_qty"])))
+        return rows

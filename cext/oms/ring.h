@@ -1,0 +1,146 @@
+/* A preallocated ring of fixed-size slots: many producers, one consumer (LMAX Disruptor style).
+ *
+ * Producers claim a run of sequence numbers with a CAS on `claim` (never blocking while
+ * holding a claim, so a full ring is reported, not waited on inside the claim), write their
+ * slots, then publish each slot by storing its sequence into `published[seq & mask]` with
+ * release ordering.  The consumer reads slots in sequence order while `published` matches,
+ * processes a whole batch, and only then moves `consumed` forward: one store per batch, which
+ * is what makes the ring fast (DESIGN.md: 36M msg/s publishing each message, 136M/s per 64).
+ *
+ * The cursors sit on their own cache lines so producers and the consumer do not false-share.
+ */
+#ifndef OMS_RING_H
+#define OMS_RING_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <time.h>
+
+#define OMS_CACHE_LINE 64
+
+typedef struct {
+    char *slots;
+    int64_t *published;      /* published[i] == seq once slot i holds message seq */
+    int64_t slot_size;
+    int64_t capacity;        /* power of two */
+    int64_t mask;
+    char _pad0[OMS_CACHE_LINE - 5 * 8];
+    int64_t claim;           /* next sequence a producer will claim */
+    char _pad1[OMS_CACHE_LINE - 8];
+    int64_t consumed;        /* every sequence below this has been processed */
+    char _pad2[OMS_CACHE_LINE - 8];
+} oms_ring;
+
+static inline int oms_ring_init(oms_ring *r, int64_t capacity, int64_t slot_size) {
+    memset(r, 0, sizeof(*r));
+    r->slots = (char *)aligned_alloc(OMS_CACHE_LINE, (size_t)(capacity * slot_size));
+    r->published = (int64_t *)malloc((size_t)capacity * sizeof(int64_t));
+    if (!r->slots || !r->published) {
+        free(r->slots);
+        free(r->published);
+        r->slots = NULL;
+        r->published = NULL;
+        return -1;
+    }
+    memset(r->slots, 0, (size_t)(capacity * slot_size));
+    for (int64_t i = 0; i < capacity; i++) r->published[i] = -1;
+    r->slot_size = slot_size;
+    r->capacity = capacity;
+    r->mask = capacity - 1;
+    return 0;
+}
+
+static inline void oms_ring_free(oms_ring *r) {
+    free(r->slots);
+    free(r->published);
+    r->slots = NULL;
+    r->published = NULL;
+}
+
+static inline char *oms_ring_slot(oms_ring *r, int64_t seq) {
+    return r->slots + (seq & r->mask) * r->slot_size;
+}
+
+/* Claim n consecutive sequences; returns the first, or -1 if the ring has no room for n. */
+static inline int64_t oms_ring_try_claim(oms_ring *r, int64_t n) {
+    int64_t first = __atomic_load_n(&r->claim, __ATOMIC_RELAXED);
+    for (;;) {
+        int64_t consumed = __atomic_load_n(&r->consumed, __ATOMIC_ACQUIRE);
+        if (first + n - consumed > r->capacity) return -1;
+        if (__atomic_compare_exchange_n(&r->claim, &first, first + n, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return first;
+    }
+}
+
+static inline void oms_ring_publish(oms_ring *r, int64_t seq) {
+    __atomic_store_n(&r->published[seq & r->mask], seq, __ATOMIC_RELEASE);
+}
+
+/* Consumer: how many consecutive published messages start at `next` (at most `limit`). */
+static inline int64_t oms_ring_available(oms_ring *r, int64_t next, int64_t limit) {
+    int64_t n = 0;
+    while (n < limit &&
+           __atomic_load_n(&r->published[(next + n) & r->mask], __ATOMIC_ACQUIRE) == next + n)
+        n++;
+    return n;
+}
+
+/* Consumer: everything below `next` is processed; its slots may be reused. */
+static inline void oms_ring_release(oms_ring *r, int64_t next) {
+    __atomic_store_n(&r->consumed, next, __ATOMIC_RELEASE);
+}
+
+static inline int64_t oms_ring_consumed(oms_ring *r) {
+    return __atomic_load_n(&r->consumed, __ATOMIC_ACQUIRE);
+}
+
+static inline int64_t oms_ring_claimed(oms_ring *r) {
+    return __atomic_load_n(&r->claim, __ATOMIC_ACQUIRE);
+}
+
+/* Wait strategies of the business thread when the input ring is empty. */
+enum { OMS_WAIT_BUSY_SPIN = 0, OMS_WAIT_YIELD = 1, OMS_WAIT_SLEEP = 2 };
+
+static inline void oms_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline void oms_wait(int strategy, int64_t idle_rounds) {
+    if (strategy == OMS_WAIT_BUSY_SPIN) {
+        oms_cpu_relax();
+    } else if (strategy == OMS_WAIT_YIELD || idle_rounds < 100) {
+        /* sleep only after a spell of yields: a sleeping consumer wakes in ~30-40 us here */
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static inline int64_t oms_clock_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline int oms_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static inline void oms_atomic_store_i32(int32_t *p, int32_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline int32_t oms_atomic_load_i32(int32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+#endif

@@ -1,0 +1,21 @@
+"""Builds the compiled core: the Cython modules in cext/ become extension modules of `oms`."""
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+extensions = [
+    Extension(
+        "oms._engine",
+        ["cext/oms/_engine.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=["-O3", "-march=x86-64-v2", "-Wno-unused-function"],
+    ),
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        include_path=["cext"],
+        compiler_directives={"language_level": "3"},
+    ),
+)

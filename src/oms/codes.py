@@ -1,0 +1,140 @@
+"""The one table of reject and reason codes.
+
+Numbers are stable (they are in the journal and on the wire); add new codes at the end of
+their block, never renumber.  Each code has a human-readable message and its mapping to the
+FIX field that carries it: OrdRejReason (103) for rejected orders, CxlRejReason (102) for
+rejected cancels and replaces.  The gateways and tools take messages from here; the compiled
+core only ever carries the number.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+
+class RejectCode(enum.IntEnum):
+    NONE = 0
+    # -- syntax: the command itself is malformed (1xx) --
+    MISSING_CL_ORD_ID = 100
+    INVALID_SIDE = 101
+    INVALID_ORD_TYPE = 102
+    UNSUPPORTED_ORD_TYPE = 103
+    INVALID_TIF = 104
+    UNSUPPORTED_TIF = 105
+    INVALID_QTY = 106
+    INVALID_PRICE = 107
+    UNKNOWN_ACCOUNT = 108
+    UNKNOWN_SYMBOL = 109
+    UNKNOWN_COMMAND = 110
+    # -- identity: duplicates and lookups (2xx) --
+    DUPLICATE_CL_ORD_ID = 200
+    DUPLICATE_REQUEST = 201          # idempotency key seen: not an error, the original's status
+    UNKNOWN_ORDER = 202
+    STALE_VERSION = 203
+    # -- semantic: reference data (3xx) --
+    PRICE_NOT_ON_TICK = 300
+    QTY_NOT_ON_LOT = 301
+    QTY_BELOW_MIN = 302
+    QTY_ABOVE_MAX = 303
+    PRICE_OUTSIDE_COLLAR = 304
+    NO_REFERENCE_PRICE = 305
+    # -- business rules (4xx) --
+    MARKET_CLOSED = 400
+    SYMBOL_HALTED = 401
+    KILL_SWITCH_ACTIVE = 402
+    ACCOUNT_DISABLED = 403
+    # -- pre-trade risk (5xx) --
+    RISK_MAX_ORDER_QTY = 500
+    RISK_MAX_ORDER_NOTIONAL = 501
+    RISK_CREDIT_LIMIT = 502
+    RISK_POSITION_LIMIT = 503
+    RISK_GROSS_EXPOSURE = 504
+    RISK_CONCENTRATION = 505
+    # -- lifecycle: the order's state forbids the request (6xx) --
+    ORDER_ALREADY_FILLED = 600
+    ORDER_ALREADY_CLOSED = 601
+    ORDER_PENDING = 602
+    REPLACE_QTY_BELOW_CUM = 603
+    REPLACE_CHANGES_NOTHING = 604
+    # -- capacity: a preallocated structure is full (7xx) --
+    ORDER_STORE_FULL = 700
+    IDEMPOTENCY_TABLE_FULL = 701
+    BOOK_FULL = 702
+    # -- admin (8xx) --
+    INVALID_ADMIN = 800
+
+
+class CodeInfo(NamedTuple):
+    message: str
+    ord_rej_reason: int    # FIX tag 103 when the code rejects an order
+    cxl_rej_reason: int    # FIX tag 102 when the code rejects a cancel or replace
+
+
+_C = RejectCode
+_OTHER = 99
+
+CODE_INFO: dict[RejectCode, CodeInfo] = {
+    _C.NONE: CodeInfo("", 0, 0),
+    _C.MISSING_CL_ORD_ID: CodeInfo("ClOrdID is missing (must be a non-zero id)", _OTHER, _OTHER),
+    _C.INVALID_SIDE: CodeInfo("side must be BUY(1) or SELL(2)", _OTHER, _OTHER),
+    _C.INVALID_ORD_TYPE: CodeInfo("order type is not a known value", 11, _OTHER),
+    _C.UNSUPPORTED_ORD_TYPE: CodeInfo("order type is not supported by this engine yet", 11, _OTHER),
+    _C.INVALID_TIF: CodeInfo("time in force is not a known value", 11, _OTHER),
+    _C.UNSUPPORTED_TIF: CodeInfo("time in force is not supported by this engine yet", 11, _OTHER),
+    _C.INVALID_QTY: CodeInfo("quantity must be between 1 and 100,000,000", 13, _OTHER),
+    _C.INVALID_PRICE: CodeInfo(
+        "limit price must be between 1 and 10^10 price units; a market order carries no price",
+        _OTHER, _OTHER),
+    _C.UNKNOWN_ACCOUNT: CodeInfo("account is not configured", 15, _OTHER),
+    _C.UNKNOWN_SYMBOL: CodeInfo("symbol is not in the reference data", 1, _OTHER),
+    _C.UNKNOWN_COMMAND: CodeInfo("command type is not a known value", _OTHER, _OTHER),
+    _C.DUPLICATE_CL_ORD_ID: CodeInfo("ClOrdID already used by an order of this session", 6, 6),
+    _C.DUPLICATE_REQUEST: CodeInfo(
+        "idempotency key already seen: this is the original order's status", 6, _OTHER),
+    _C.UNKNOWN_ORDER: CodeInfo("no such order for this session", 5, 1),
+    _C.STALE_VERSION: CodeInfo("order has moved on: expected version does not match", 8, 5),
+    _C.PRICE_NOT_ON_TICK: CodeInfo("price is not a multiple of the symbol's tick size", 18, _OTHER),
+    _C.QTY_NOT_ON_LOT: CodeInfo("quantity is not a multiple of the symbol's lot size", 13, _OTHER),
+    _C.QTY_BELOW_MIN: CodeInfo("quantity is below the symbol's minimum", 13, _OTHER),
+    _C.QTY_ABOVE_MAX: CodeInfo("quantity is above the symbol's maximum", 13, _OTHER),
+    _C.PRICE_OUTSIDE_COLLAR: CodeInfo(
+        "price is outside the collar around the reference price", 16, _OTHER),
+    _C.NO_REFERENCE_PRICE: CodeInfo(
+        "market order needs a reference price and the symbol has none", _OTHER, _OTHER),
+    _C.MARKET_CLOSED: CodeInfo("symbol's trading session is closed at this time", 2, _OTHER),
+    _C.SYMBOL_HALTED: CodeInfo("symbol is halted: cancels only", 2, _OTHER),
+    _C.KILL_SWITCH_ACTIVE: CodeInfo("kill switch is on: no new orders", 0, _OTHER),
+    _C.ACCOUNT_DISABLED: CodeInfo("account is disabled", 15, _OTHER),
+    _C.RISK_MAX_ORDER_QTY: CodeInfo("order quantity exceeds the account's maximum", 3, _OTHER),
+    _C.RISK_MAX_ORDER_NOTIONAL: CodeInfo("order notional exceeds the account's maximum", 3, _OTHER),
+    _C.RISK_CREDIT_LIMIT: CodeInfo(
+        "open order notional would exceed the account's credit limit", 3, _OTHER),
+    _C.RISK_POSITION_LIMIT: CodeInfo(
+        "position including open orders would exceed the account's limit", 3, _OTHER),
+    _C.RISK_GROSS_EXPOSURE: CodeInfo(
+        "gross exposure would exceed the account's limit", 3, _OTHER),
+    _C.RISK_CONCENTRATION: CodeInfo(
+        "exposure in one symbol would exceed the account's concentration limit", 3, _OTHER),
+    _C.ORDER_ALREADY_FILLED: CodeInfo("order is already filled: too late", 4, 0),
+    _C.ORDER_ALREADY_CLOSED: CodeInfo("order is already cancelled, rejected or expired", 4, 0),
+    _C.ORDER_PENDING: CodeInfo("order already has a cancel or replace pending", _OTHER, 3),
+    _C.REPLACE_QTY_BELOW_CUM: CodeInfo(
+        "new quantity must exceed the quantity already filled", _OTHER, _OTHER),
+    _C.REPLACE_CHANGES_NOTHING: CodeInfo(
+        "replace changes neither price nor quantity", _OTHER, _OTHER),
+    _C.ORDER_STORE_FULL: CodeInfo("order store is at capacity", 0, _OTHER),
+    _C.IDEMPOTENCY_TABLE_FULL: CodeInfo("idempotency key table is at capacity", 0, _OTHER),
+    _C.BOOK_FULL: CodeInfo("venue book has no free price level on this side", 0, _OTHER),
+    _C.INVALID_ADMIN: CodeInfo("admin command has an unknown operation or bad values", _OTHER, _OTHER),
+}
+
+assert set(CODE_INFO) == set(RejectCode), "every RejectCode needs a CodeInfo row"
+
+
+def message(code: int) -> str:
+    """Human-readable reason for a code number; unknown numbers are named, not raised."""
+    try:
+        return CODE_INFO[RejectCode(code)].message
+    except ValueError:
+        return f"unknown reject code {code}"

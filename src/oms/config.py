@@ -1,0 +1,110 @@
+"""Engine configuration: capacities, reference data and risk limits.
+
+Typed with msgspec so that a bad value is reported with the exact path of the field
+(``Expected `int` >= 1, got 0 - at `$.symbols[2].tick_size```).  Prices and notionals here
+are already integers in price units (1/PRICE_SCALE); ``oms.prices`` converts decimals at the
+edge.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from oms.layout import LIMIT_MAX, MAX_PRICE, MAX_QTY, PRICE_SCALE
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Limit = Annotated[int, msgspec.Meta(ge=0, le=LIMIT_MAX)]
+PowerOfTwo = Annotated[int, msgspec.Meta(ge=2, le=1 << 30)]
+
+
+class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    symbol_id: Annotated[int, msgspec.Meta(ge=0)]
+    name: str
+    tick_size: Positive = 100                     # 0.01
+    lot_size: Positive = 1
+    min_qty: Positive = 1
+    max_qty: Annotated[int, msgspec.Meta(ge=1, le=MAX_QTY)] = 1_000_000
+    ref_price: Annotated[int, msgspec.Meta(ge=0, le=MAX_PRICE)] = 0
+    collar_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    open_sec: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 0
+    close_sec: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 86_400
+    halted: bool = False
+
+
+class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    account_id: Annotated[int, msgspec.Meta(ge=0)]
+    name: str
+    credit_limit: Limit = LIMIT_MAX
+    max_order_qty: Limit = MAX_QTY
+    max_order_notional: Limit = LIMIT_MAX
+    max_position: Limit = LIMIT_MAX
+    gross_limit: Limit = LIMIT_MAX
+    concentration_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] = 100
+    enabled: bool = True
+
+
+class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
+    max_orders: Positive = 2_000_000
+    max_symbols: Positive = 256
+    max_accounts: Positive = 1024
+    idem_capacity: Positive = 2_000_000
+    max_levels: Positive = 4096              # price levels per book side
+    input_ring: PowerOfTwo = 1 << 16
+    output_ring: PowerOfTwo = 1 << 18
+    cpu: int = -1                            # core to pin the business thread to; -1 = none
+    wait_strategy: str = "yield"             # busy-spin | yield | sleep
+    symbols: list[SymbolConfig] = []
+    accounts: list[AccountConfig] = []
+
+    def __post_init__(self) -> None:
+        for name in ("input_ring", "output_ring"):
+            value = getattr(self, name)
+            if value & (value - 1):
+                raise msgspec.ValidationError(f"Expected a power of two - at `$.{name}`")
+        if self.wait_strategy not in ("busy-spin", "yield", "sleep"):
+            raise msgspec.ValidationError(
+                "Expected one of busy-spin, yield, sleep - at `$.wait_strategy`")
+        for i, sym in enumerate(self.symbols):
+            if sym.symbol_id >= self.max_symbols:
+                raise msgspec.ValidationError(
+                    f"symbol_id must be < max_symbols ({self.max_symbols}) - at `$.symbols[{i}]`")
+            if not (sym.min_qty <= sym.max_qty and sym.open_sec < sym.close_sec):
+                raise msgspec.ValidationError(
+                    f"need min_qty <= max_qty and open_sec < close_sec - at `$.symbols[{i}]`")
+        for i, acc in enumerate(self.accounts):
+            if acc.account_id >= self.max_accounts:
+                raise msgspec.ValidationError(
+                    f"account_id must be < max_accounts ({self.max_accounts}) - at `$.accounts[{i}]`")
+
+
+def px(value: float | str | int) -> int:
+    """A decimal price (e.g. ``"101.25"``) in integer price units, rounding to the nearest."""
+    from decimal import Decimal
+    return int((Decimal(str(value)) * PRICE_SCALE).to_integral_value())
+
+
+def demo_config(**overrides) -> EngineConfig:
+    """Built-in reference data: four symbols trading around the clock, three accounts."""
+    symbols = [
+        SymbolConfig(0, "AAPL", tick_size=100, ref_price=px("190.00"), collar_bps=1000),
+        SymbolConfig(1, "MSFT", tick_size=100, ref_price=px("420.00"), collar_bps=1000),
+        SymbolConfig(2, "ESZ6", tick_size=2500, lot_size=1, ref_price=px("6000.00"),
+                     collar_bps=500),
+        SymbolConfig(3, "EURUSD", tick_size=1, lot_size=1000, min_qty=1000,
+                     max_qty=50_000_000, ref_price=px("1.0850"), collar_bps=200),
+    ]
+    accounts = [
+        AccountConfig(0, "MM-DESK"),
+        AccountConfig(1, "FUND-A", credit_limit=px(5_000_000), max_order_qty=100_000,
+                      max_order_notional=px(1_000_000), max_position=200_000,
+                      gross_limit=px(10_000_000), concentration_pct=60),
+        AccountConfig(2, "RETAIL-7", credit_limit=px(50_000), max_order_qty=1_000,
+                      max_order_notional=px(25_000), max_position=2_000,
+                      gross_limit=px(100_000), concentration_pct=100),
+    ]
+    params = dict(max_orders=1 << 16, idem_capacity=1 << 16, symbols=symbols, accounts=accounts)
+    params.update(overrides)
+    return EngineConfig(**params)

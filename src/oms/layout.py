@@ -1,0 +1,351 @@
+"""The one declaration of every fixed-size record and enum the compiled core uses.
+
+The business thread sees these records as C structs (``cext/oms/_layout.pxd``, generated from this
+file by ``python -m oms.layout``) and Python sees them as numpy structured dtypes (built
+below).  Declaring them once here means the two views cannot drift: ``tests/test_layout.py``
+checks that the committed ``.pxd`` is exactly what this module generates, and the engine
+checks at import that ``sizeof`` of each struct equals the dtype's itemsize.
+
+Prices are fixed-point integers (``PRICE_SCALE`` units per currency unit); quantities are
+integers.  There is no floating point in the core.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+
+import numpy as np
+
+PRICE_SCALE = 10_000          # 4 decimal places: 101.25 -> 1_012_500
+MAX_PRICE = 10**10            # 1,000,000.0000 — keeps qty * price inside int64
+MAX_QTY = 10**8               # with MAX_PRICE, a single notional stays below 1e18
+NS_PER_SEC = 1_000_000_000
+IDEMPOTENCY_TTL_NS = 24 * 3600 * NS_PER_SEC
+LIMIT_MAX = 4 * 10**16        # cap of every risk limit, so sums of usage stay inside int64
+
+
+# ---------------------------------------------------------------------------------------------
+# Enums.  Stable numbers: they are on the wire and in the journal.  Zero is never a valid
+# value of a client-supplied enum, so an all-zero field is always caught by validation.
+# ---------------------------------------------------------------------------------------------
+
+class CommandType(enum.IntEnum):
+    NEW = 1
+    CANCEL = 2
+    REPLACE = 3
+    MASS_CANCEL = 4
+    STATUS = 5
+    MARKET_DATA = 6
+    VENUE_EXEC = 7
+    TIMER = 8
+    ADMIN = 9
+
+
+class Side(enum.IntEnum):
+    BUY = 1
+    SELL = 2
+
+
+class OrdType(enum.IntEnum):
+    MARKET = 1
+    LIMIT = 2
+    STOP = 3
+    STOP_LIMIT = 4
+    MARKET_IF_TOUCHED = 5
+    LIMIT_IF_TOUCHED = 6
+    TRAILING_STOP = 7
+
+
+class TimeInForce(enum.IntEnum):
+    DAY = 1
+    GTC = 2
+    IOC = 3
+    FOK = 4
+    GTD = 5
+    AT_OPEN = 6
+    AT_CLOSE = 7
+
+
+class OrdStatus(enum.IntEnum):
+    """The order lifecycle of the seed, plus the pending states of cancel and replace."""
+    PENDING = 1
+    VALIDATED = 2
+    ROUTED = 3
+    ACCEPTED = 4
+    PARTIALLY_FILLED = 5
+    FILLED = 6
+    CANCELLED = 7
+    REJECTED = 8
+    EXPIRED = 9
+    PENDING_CANCEL = 10
+    PENDING_REPLACE = 11
+
+
+class EventType(enum.IntEnum):
+    EXEC_REPORT = 1
+    CANCEL_REJECT = 2
+    MASS_CANCEL_REPORT = 3
+    ADMIN_REPORT = 4
+
+
+class ExecType(enum.IntEnum):
+    NEW = 1
+    TRADE = 2
+    CANCELED = 3
+    REPLACED = 4
+    REJECTED = 5
+    EXPIRED = 6
+    ORDER_STATUS = 7
+    PENDING_CANCEL = 8
+    PENDING_REPLACE = 9
+
+
+class CxlRejResponseTo(enum.IntEnum):
+    CANCEL = 1
+    REPLACE = 2
+
+
+class AdminOp(enum.IntEnum):
+    """Sub-operation of an ADMIN command; the field mapping of each is in docs/engine.md."""
+    SET_SYMBOL = 1
+    SET_ACCOUNT = 2
+    HALT_SYMBOL = 3
+    RESUME_SYMBOL = 4
+    KILL_SWITCH_ON = 5
+    KILL_SWITCH_OFF = 6
+
+
+class MassCancelScope(enum.IntFlag):
+    """Filters of a MASS_CANCEL command (a bit set means the field must match)."""
+    ALL = 0
+    SESSION = 1
+    ACCOUNT = 2
+    SYMBOL = 4
+    SIDE = 8
+    STRATEGY = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# Records.  (field, C type).  Fields are naturally aligned (numpy's align=True follows the same
+# C ABI rule as the compiler), and each record ends in a `_reserved` byte array that pads it to
+# a multiple of 64 bytes: whole cache lines, and room for later fields without a new size.
+# ---------------------------------------------------------------------------------------------
+
+_C_TO_NUMPY = {
+    "int64_t": "<i8", "uint64_t": "<u8", "int32_t": "<i4", "uint32_t": "<u4",
+    "uint16_t": "<u2", "uint8_t": "u1",
+}
+
+COMMAND_FIELDS = [
+    ("seq", "int64_t"),              # input sequence, assigned by the engine on consumption
+    ("time_ns", "int64_t"),          # command time (ns since the epoch), stamped at ingress
+    ("kind", "uint8_t"),             # CommandType
+    ("side", "uint8_t"),
+    ("ord_type", "uint8_t"),
+    ("tif", "uint8_t"),
+    ("session_id", "uint32_t"),
+    ("account_id", "uint32_t"),
+    ("symbol_id", "uint32_t"),
+    ("cl_ord_id", "uint64_t"),
+    ("orig_cl_ord_id", "uint64_t"),
+    ("order_id", "uint64_t"),
+    ("price", "int64_t"),
+    ("stop_price", "int64_t"),
+    ("qty", "int64_t"),
+    ("display_qty", "int64_t"),
+    ("min_qty", "int64_t"),
+    ("expire_time_ns", "int64_t"),
+    ("idem_hi", "uint64_t"),         # client idempotency key (a UUID), high 64 bits
+    ("idem_lo", "uint64_t"),
+    ("expected_version", "uint32_t"),  # optimistic lock: 0 = do not check
+    ("strategy_id", "uint32_t"),
+    ("admin_op", "uint16_t"),        # AdminOp for ADMIN; MassCancelScope for MASS_CANCEL
+    ("flags", "uint16_t"),
+]
+
+EVENT_FIELDS = [
+    ("seq", "int64_t"),              # event sequence, assigned by the engine
+    ("cmd_seq", "int64_t"),          # input sequence of the command that produced it
+    ("time_ns", "int64_t"),          # command time of that command
+    ("kind", "uint8_t"),             # EventType
+    ("exec_type", "uint8_t"),
+    ("status", "uint8_t"),           # OrdStatus after the change
+    ("side", "uint8_t"),
+    ("ord_type", "uint8_t"),
+    ("tif", "uint8_t"),
+    ("reject_code", "uint16_t"),     # RejectCode (oms.codes); 0 = none
+    ("session_id", "uint32_t"),
+    ("account_id", "uint32_t"),
+    ("symbol_id", "uint32_t"),
+    ("version", "uint32_t"),
+    ("order_id", "uint64_t"),
+    ("cl_ord_id", "uint64_t"),
+    ("orig_cl_ord_id", "uint64_t"),
+    ("price", "int64_t"),
+    ("qty", "int64_t"),
+    ("cum_qty", "int64_t"),
+    ("leaves_qty", "int64_t"),
+    ("avg_px", "int64_t"),
+    ("last_px", "int64_t"),
+    ("last_qty", "int64_t"),
+    ("trade_id", "uint64_t"),        # match id of a TRADE; count for MASS_CANCEL_REPORT
+    ("response_to", "uint8_t"),      # CxlRejResponseTo for CANCEL_REJECT
+    ("strategy_id", "uint32_t"),
+]
+
+ORDER_FIELDS = [
+    ("order_id", "uint64_t"),
+    ("cl_ord_id", "uint64_t"),
+    ("orig_cl_ord_id", "uint64_t"),
+    ("price", "int64_t"),
+    ("stop_price", "int64_t"),
+    ("qty", "int64_t"),
+    ("cum_qty", "int64_t"),
+    ("leaves_qty", "int64_t"),
+    ("cum_notional", "int64_t"),     # sum of last_px * last_qty, for avg_px
+    ("display_qty", "int64_t"),
+    ("min_qty", "int64_t"),
+    ("expire_time_ns", "int64_t"),
+    ("created_ns", "int64_t"),
+    ("updated_ns", "int64_t"),
+    ("reserved_notional", "int64_t"),  # leaves_qty * price counted in the account's risk usage
+    ("session_id", "uint32_t"),
+    ("account_id", "uint32_t"),
+    ("symbol_id", "uint32_t"),
+    ("version", "uint32_t"),
+    ("strategy_id", "uint32_t"),
+    ("prev", "int32_t"),             # intrusive links: book level FIFO while resting,
+    ("next", "int32_t"),             # closed-order FIFO once terminal
+    ("side", "uint8_t"),
+    ("ord_type", "uint8_t"),
+    ("tif", "uint8_t"),
+    ("status", "uint8_t"),
+]
+
+SYMBOL_FIELDS = [                    # reference data, one row per symbol id
+    ("tick_size", "int64_t"),        # price units
+    ("lot_size", "int64_t"),
+    ("min_qty", "int64_t"),
+    ("max_qty", "int64_t"),
+    ("ref_price", "int64_t"),        # reference price: configured, then the last trade
+    ("collar_bps", "int64_t"),       # price collar around ref_price; 0 = no collar
+    ("open_sec", "int64_t"),         # trading session, seconds of the UTC day, [open, close)
+    ("close_sec", "int64_t"),
+    ("defined", "uint8_t"),
+    ("halted", "uint8_t"),
+]
+
+ACCOUNT_FIELDS = [                   # risk limits and usage, one row per account id
+    ("credit_limit", "int64_t"),     # notional of open orders (price units x qty)
+    ("max_order_qty", "int64_t"),
+    ("max_order_notional", "int64_t"),
+    ("max_position", "int64_t"),     # per symbol, absolute net qty incl. open orders
+    ("gross_limit", "int64_t"),      # position cost + open order notional
+    ("concentration_pct", "int64_t"),  # one symbol's exposure as % of gross_limit
+    ("open_notional", "int64_t"),    # usage: sum of reserved_notional of open orders
+    ("position_cost", "int64_t"),    # usage: sum over symbols of |net_qty| * avg_px
+    ("defined", "uint8_t"),
+    ("enabled", "uint8_t"),
+]
+
+POSITION_FIELDS = [                  # one row per (account, symbol)
+    ("net_qty", "int64_t"),
+    ("avg_px", "int64_t"),           # average entry price of the open position
+    ("realized_pnl", "int64_t"),     # price units x qty
+    ("open_buy_qty", "int64_t"),     # leaves of open buy orders
+    ("open_sell_qty", "int64_t"),
+    ("open_notional", "int64_t"),    # reserved notional of open orders in this symbol
+    ("bought_qty", "int64_t"),
+    ("sold_qty", "int64_t"),
+]
+
+STRUCTS = {
+    "Command": COMMAND_FIELDS,
+    "Event": EVENT_FIELDS,
+    "Order": ORDER_FIELDS,
+    "SymbolRef": SYMBOL_FIELDS,
+    "Account": ACCOUNT_FIELDS,
+    "Position": POSITION_FIELDS,
+}
+
+ENUMS = [CommandType, Side, OrdType, TimeInForce, OrdStatus, EventType, ExecType,
+         CxlRejResponseTo, AdminOp, MassCancelScope]
+
+
+def _reserved_bytes(fields) -> int:
+    natural = np.dtype([(n, _C_TO_NUMPY[c]) for n, c in fields], align=True).itemsize
+    return -natural % 64
+
+
+def _dtype(fields) -> np.dtype:
+    spec = [(name, _C_TO_NUMPY[ctype]) for name, ctype in fields]
+    reserved = _reserved_bytes(fields)
+    if reserved:
+        spec.append(("_reserved", "u1", (reserved,)))
+    return np.dtype(spec, align=True)
+
+
+COMMAND_DTYPE = _dtype(COMMAND_FIELDS)
+EVENT_DTYPE = _dtype(EVENT_FIELDS)
+ORDER_DTYPE = _dtype(ORDER_FIELDS)
+SYMBOL_DTYPE = _dtype(SYMBOL_FIELDS)
+ACCOUNT_DTYPE = _dtype(ACCOUNT_FIELDS)
+POSITION_DTYPE = _dtype(POSITION_FIELDS)
+
+
+def _enum_prefix(e) -> str:
+    name = e.__name__
+    out = [name[0]]
+    for ch in name[1:]:
+        if ch.isupper():
+            out.append("_")
+        out.append(ch)
+    return "".join(out).upper()
+
+
+def generate_pxd() -> str:
+    """The text of cext/oms/_layout.pxd."""
+    from oms.codes import RejectCode
+
+    lines = [
+        "# Generated by `python -m oms.layout` from src/oms/layout.py and src/oms/codes.py.",
+        "# Do not edit: change the Python declaration and regenerate.",
+        "from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t",
+        "",
+        'cdef extern from *:',
+        '    """',
+        f"    #define OMS_PRICE_SCALE {PRICE_SCALE}LL",
+        f"    #define OMS_MAX_PRICE {MAX_PRICE}LL",
+        f"    #define OMS_MAX_QTY {MAX_QTY}LL",
+        f"    #define OMS_NS_PER_SEC {NS_PER_SEC}LL",
+        f"    #define OMS_IDEMPOTENCY_TTL_NS {IDEMPOTENCY_TTL_NS}LL",
+        f"    #define OMS_LIMIT_MAX {LIMIT_MAX}LL",
+        '    """',
+        "    int64_t OMS_PRICE_SCALE",
+        "    int64_t OMS_MAX_PRICE",
+        "    int64_t OMS_MAX_QTY",
+        "    int64_t OMS_NS_PER_SEC",
+        "    int64_t OMS_IDEMPOTENCY_TTL_NS",
+        "    int64_t OMS_LIMIT_MAX",
+        "",
+    ]
+    for e in ENUMS + [RejectCode]:
+        prefix = _enum_prefix(e)
+        lines.append(f"cdef enum {e.__name__}:")
+        for mname, member in e.__members__.items():
+            lines.append(f"    {prefix}_{mname} = {int(member.value)}")
+        lines.append("")
+    for name, fields in STRUCTS.items():
+        lines.append(f"cdef struct {name}:")
+        for fname, ctype in fields:
+            lines.append(f"    {ctype} {fname}")
+        reserved = _reserved_bytes(fields)
+        if reserved:
+            lines.append(f"    uint8_t _reserved[{reserved}]")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(generate_pxd())
