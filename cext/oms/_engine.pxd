@@ -19,6 +19,10 @@ cdef extern from "ring.h" nogil:
     void oms_cpu_relax()
     int64_t oms_clock_ns()
     int oms_pin_current_thread(int cpu)
+    void *oms_huge_calloc(size_t count, size_t size)
+    void oms_huge_free(void *p)
+    int oms_huge_populate(void *p)
+    void oms_prefetch(const void *p)
     void oms_atomic_store_i32(int32_t *p, int32_t v)
     int32_t oms_atomic_load_i32(int32_t *p)
     enum:
@@ -45,7 +49,7 @@ cdef struct BookSide:
 
 # -- INDEXES --
 
-cdef struct IdemFifoEntry:  # the idempotency FIFO; the hash table stores insertion + 1
+cdef struct IdemFifoEntry:  # the idempotency FIFO; the hash table points at its entries
     uint64_t hi
     uint64_t lo
     int64_t time_ns
@@ -85,12 +89,13 @@ cdef struct State:
     int64_t high_water
     int32_t closed_head
     int32_t closed_tail
-    # open-addressing indexes (linear probing, backward-shift delete); entries are slot + 1
+    # open-addressing indexes (linear probing, backward-shift delete); entries are slot + 1,
+    # the ClOrdID table's with a hash tag in the high half
     int32_t *oid_table
     uint64_t oid_mask
-    int32_t *clord_table
+    uint64_t *clord_table
     uint64_t clord_mask
-    # idempotency: table of insertion + 1, FIFO ring indexed by insertion % idem_capacity
+    # idempotency: table of (tag | FIFO position + 1); FIFO ring indexed by insertion % capacity
     uint64_t *idem_table
     uint64_t idem_mask
     IdemFifoEntry *idem_fifo
@@ -108,3 +113,5 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
                     int64_t idem_capacity, int64_t max_levels) noexcept nogil
 cdef void state_free(State *st) noexcept nogil
 cdef void engine_apply(State *st, Command *cmd) noexcept nogil
+cdef void engine_prefetch(State *st, Command *cmd) noexcept nogil
+cdef int state_populate(State *st) noexcept nogil

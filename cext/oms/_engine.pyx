@@ -95,7 +95,9 @@ cdef inline void set_status(State *st, Order *o, uint8_t new) noexcept nogil:
 # ============================================================================================
 
 cdef inline uint64_t oid_hash(uint64_t order_id) noexcept nogil:
-    return mix64(order_id)
+    # identity: the engine assigns ids 1, 2, 3, ..., so live ids form a window that maps to
+    # consecutive entries without collisions, and lookups of recent orders share cache lines
+    return order_id
 
 cdef int32_t oid_get(State *st, uint64_t order_id) noexcept nogil:
     cdef uint64_t i = oid_hash(order_id) & st.oid_mask
@@ -138,51 +140,61 @@ cdef void oid_del(State *st, uint64_t order_id) noexcept nogil:
             i = j
     st.oid_table[i] = 0
 
+# The ClOrdID table's entries are (hash tag << 32) | (slot + 1): a probe compares the tag and
+# reads the order only on a tag match, so a lookup costs one cache miss, not one per probe.
+
 cdef inline uint64_t clord_hash(uint32_t session_id, uint64_t cl_ord_id) noexcept nogil:
     return mix64(cl_ord_id ^ (<uint64_t>session_id * 0x9E3779B97F4A7C15ULL))
 
+cdef inline uint64_t tag_of(uint64_t h) noexcept nogil:
+    return (h >> 32) << 32
+
 cdef int32_t clord_get(State *st, uint32_t session_id, uint64_t cl_ord_id) noexcept nogil:
-    cdef uint64_t i = clord_hash(session_id, cl_ord_id) & st.clord_mask
-    cdef int32_t e
+    cdef uint64_t h = clord_hash(session_id, cl_ord_id)
+    cdef uint64_t tag = tag_of(h)
+    cdef uint64_t i = h & st.clord_mask
+    cdef uint64_t e
     cdef Order *o
     while True:
         e = st.clord_table[i]
         if e == 0:
             return -1
-        o = &st.orders[e - 1]
-        if o.cl_ord_id == cl_ord_id and o.session_id == session_id:
-            return e - 1
+        if tag_of(e) == tag:
+            o = &st.orders[<uint32_t>e - 1]
+            if o.cl_ord_id == cl_ord_id and o.session_id == session_id:
+                return <uint32_t>e - 1
         i = (i + 1) & st.clord_mask
 
 cdef void clord_put(State *st, int32_t slot) noexcept nogil:
     cdef Order *o = &st.orders[slot]
-    cdef uint64_t i = clord_hash(o.session_id, o.cl_ord_id) & st.clord_mask
+    cdef uint64_t h = clord_hash(o.session_id, o.cl_ord_id)
+    cdef uint64_t i = h & st.clord_mask
     while st.clord_table[i] != 0:
         i = (i + 1) & st.clord_mask
-    st.clord_table[i] = slot + 1
+    st.clord_table[i] = tag_of(h) | <uint64_t>(slot + 1)
 
 cdef void clord_del_slot(State *st, int32_t slot) noexcept nogil:
     """Remove the entry that points at `slot` (found by the order's current ClOrdID)."""
     cdef Order *o = &st.orders[slot]
     cdef uint64_t i = clord_hash(o.session_id, o.cl_ord_id) & st.clord_mask
-    cdef uint64_t j, home
-    cdef int32_t e
-    cdef Order *q
+    cdef uint64_t j, home, e
     while True:
         e = st.clord_table[i]
         if e == 0:
             return
-        if e == slot + 1:
+        if <uint32_t>e == <uint32_t>(slot + 1):
             break
         i = (i + 1) & st.clord_mask
+    # backward-shift deletion; the tag is the high half of the hash, so the home position of
+    # an entry needs the full hash again: recompute it from its order
     j = i
     while True:
         j = (j + 1) & st.clord_mask
         e = st.clord_table[j]
         if e == 0:
             break
-        q = &st.orders[e - 1]
-        home = clord_hash(q.session_id, q.cl_ord_id) & st.clord_mask
+        o = &st.orders[<uint32_t>e - 1]
+        home = clord_hash(o.session_id, o.cl_ord_id) & st.clord_mask
         if ((j - home) & st.clord_mask) >= ((j - i) & st.clord_mask):
             st.clord_table[i] = e
             i = j
@@ -191,29 +203,36 @@ cdef void clord_del_slot(State *st, int32_t slot) noexcept nogil:
 
 # ============================================================================================
 # -- IDEMPOTENCY KEYS --
-# The FIFO is a ring indexed by insertion % idem_capacity; the table holds insertion + 1 and
-# compares keys through the FIFO entry.  Expiry pops at most two entries per NEW: no pauses.
+# The FIFO is a ring of idem_capacity entries in insertion order; the table's entries are
+# (hash tag << 32) | (FIFO position + 1) and compare keys through the FIFO entry only on a tag
+# match.  Expiry pops at most two entries per NEW: no pauses.
 # ============================================================================================
 
 cdef inline uint64_t idem_hash(uint64_t hi, uint64_t lo) noexcept nogil:
     return mix64(hi ^ mix64(lo))
 
-cdef inline IdemFifoEntry *fifo_entry(State *st, uint64_t insertion) noexcept nogil:
-    return &st.idem_fifo[insertion % <uint64_t>st.idem_capacity]
+cdef inline uint64_t fifo_pos(State *st, uint64_t insertion) noexcept nogil:
+    return insertion % <uint64_t>st.idem_capacity
 
 cdef int64_t idem_find(State *st, uint64_t hi, uint64_t lo) noexcept nogil:
     """Table position of the key, or -1."""
-    cdef uint64_t i = idem_hash(hi, lo) & st.idem_mask
+    cdef uint64_t h = idem_hash(hi, lo)
+    cdef uint64_t tag = tag_of(h)
+    cdef uint64_t i = h & st.idem_mask
     cdef uint64_t e
     cdef IdemFifoEntry *f
     while True:
         e = st.idem_table[i]
         if e == 0:
             return -1
-        f = fifo_entry(st, e - 1)
-        if f.hi == hi and f.lo == lo:
-            return <int64_t>i
+        if tag_of(e) == tag:
+            f = &st.idem_fifo[<uint32_t>e - 1]
+            if f.hi == hi and f.lo == lo:
+                return <int64_t>i
         i = (i + 1) & st.idem_mask
+
+cdef inline IdemFifoEntry *idem_entry_at(State *st, int64_t pos) noexcept nogil:
+    return &st.idem_fifo[<uint32_t>st.idem_table[pos] - 1]
 
 cdef void idem_delete_at(State *st, uint64_t i) noexcept nogil:
     cdef uint64_t j = i, home, e
@@ -223,7 +242,7 @@ cdef void idem_delete_at(State *st, uint64_t i) noexcept nogil:
         e = st.idem_table[j]
         if e == 0:
             break
-        f = fifo_entry(st, e - 1)
+        f = &st.idem_fifo[<uint32_t>e - 1]
         home = idem_hash(f.hi, f.lo) & st.idem_mask
         if ((j - home) & st.idem_mask) >= ((j - i) & st.idem_mask):
             st.idem_table[i] = e
@@ -234,12 +253,16 @@ cdef void idem_expire(State *st, int64_t now) noexcept nogil:
     cdef int popped = 0
     cdef IdemFifoEntry *f
     cdef int64_t pos
+    cdef uint64_t head
     while popped < 2 and st.idem_first < st.idem_next:
-        f = fifo_entry(st, st.idem_first)
+        head = fifo_pos(st, st.idem_first)
+        f = &st.idem_fifo[head]
         if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > now:
             return
+        # remove the key only if the table still points at this FIFO entry: a key re-used
+        # after it expired was re-pointed at its newer entry
         pos = idem_find(st, f.hi, f.lo)
-        if pos >= 0 and st.idem_table[pos] == st.idem_first + 1:
+        if pos >= 0 and <uint32_t>st.idem_table[pos] == head + 1:
             idem_delete_at(st, <uint64_t>pos)
         st.idem_first += 1
         popped += 1
@@ -250,8 +273,9 @@ cdef inline bint idem_full(State *st) noexcept nogil:
 cdef void idem_store(State *st, int64_t pos, uint64_t hi, uint64_t lo, int64_t now,
                      uint64_t order_id) noexcept nogil:
     """Store a key (pos: its current table position if an expired entry exists, else -1)."""
-    cdef uint64_t ins = st.idem_next
-    cdef IdemFifoEntry *f = fifo_entry(st, ins)
+    cdef uint64_t h = idem_hash(hi, lo)
+    cdef uint64_t at = fifo_pos(st, st.idem_next)
+    cdef IdemFifoEntry *f = &st.idem_fifo[at]
     cdef uint64_t i
     f.hi = hi
     f.lo = lo
@@ -259,12 +283,12 @@ cdef void idem_store(State *st, int64_t pos, uint64_t hi, uint64_t lo, int64_t n
     f.order_id = order_id
     st.idem_next += 1
     if pos >= 0:
-        st.idem_table[pos] = ins + 1
+        st.idem_table[pos] = tag_of(h) | (at + 1)
         return
-    i = idem_hash(hi, lo) & st.idem_mask
+    i = h & st.idem_mask
     while st.idem_table[i] != 0:
         i = (i + 1) & st.idem_mask
-    st.idem_table[i] = ins + 1
+    st.idem_table[i] = tag_of(h) | (at + 1)
 
 
 # ============================================================================================
@@ -761,7 +785,7 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
         lo = c.cl_ord_id
     pos = idem_find(st, hi, lo)
     if pos >= 0:
-        f = fifo_entry(st, st.idem_table[pos] - 1)
+        f = idem_entry_at(st, pos)
         if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > c.time_ns:
             slot = oid_get(st, f.order_id)
             ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
@@ -1091,6 +1115,22 @@ cdef void engine_apply(State *st, Command *c) noexcept nogil:
         admin_report(st, c, 0, REJECT_CODE_UNKNOWN_COMMAND, 0)
 
 
+cdef void engine_prefetch(State *st, Command *c) noexcept nogil:
+    """Start the cache misses of the next command while this one is processed: the index
+    entries a NEW will probe are random in tables of tens of MB."""
+    cdef uint64_t hi = c.idem_hi, lo = c.idem_lo
+    if c.kind == COMMAND_TYPE_NEW:
+        if hi == 0 and lo == 0:
+            hi = 0x8000000000000000ULL | c.session_id
+            lo = c.cl_ord_id
+        oms_prefetch(&st.idem_table[idem_hash(hi, lo) & st.idem_mask])
+        oms_prefetch(&st.clord_table[clord_hash(c.session_id, c.cl_ord_id) & st.clord_mask])
+    elif c.order_id != 0:
+        oms_prefetch(&st.oid_table[oid_hash(c.order_id) & st.oid_mask])
+    else:
+        oms_prefetch(&st.clord_table[clord_hash(c.session_id, c.orig_cl_ord_id) & st.clord_mask])
+
+
 # ============================================================================================
 # -- LIFETIME --
 # ============================================================================================
@@ -1111,21 +1151,21 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     st.next_trade_id = 1
     st.closed_head = -1
     st.closed_tail = -1
-    st.symbols = <SymbolRef *>calloc(max_symbols, sizeof(SymbolRef))
-    st.accounts = <Account *>calloc(max_accounts, sizeof(Account))
-    st.positions = <Position *>calloc(max_accounts * max_symbols, sizeof(Position))
-    st.orders = <Order *>calloc(max_orders, sizeof(Order))
+    st.symbols = <SymbolRef *>oms_huge_calloc(max_symbols, sizeof(SymbolRef))
+    st.accounts = <Account *>oms_huge_calloc(max_accounts, sizeof(Account))
+    st.positions = <Position *>oms_huge_calloc(max_accounts * max_symbols, sizeof(Position))
+    st.orders = <Order *>oms_huge_calloc(max_orders, sizeof(Order))
     n = table_size(max_orders)
-    st.oid_table = <int32_t *>calloc(n, sizeof(int32_t))
+    st.oid_table = <int32_t *>oms_huge_calloc(n, sizeof(int32_t))
     st.oid_mask = n - 1
-    st.clord_table = <int32_t *>calloc(n, sizeof(int32_t))
+    st.clord_table = <uint64_t *>oms_huge_calloc(n, sizeof(uint64_t))
     st.clord_mask = n - 1
     n = table_size(idem_capacity)
-    st.idem_table = <uint64_t *>calloc(n, sizeof(uint64_t))
+    st.idem_table = <uint64_t *>oms_huge_calloc(n, sizeof(uint64_t))
     st.idem_mask = n - 1
-    st.idem_fifo = <IdemFifoEntry *>calloc(idem_capacity, sizeof(IdemFifoEntry))
-    st.books = <BookSide *>calloc(max_symbols * 2, sizeof(BookSide))
-    st.level_pool = <Level *>calloc(max_symbols * 2 * max_levels, sizeof(Level))
+    st.idem_fifo = <IdemFifoEntry *>oms_huge_calloc(idem_capacity, sizeof(IdemFifoEntry))
+    st.books = <BookSide *>oms_huge_calloc(max_symbols * 2, sizeof(BookSide))
+    st.level_pool = <Level *>oms_huge_calloc(max_symbols * 2 * max_levels, sizeof(Level))
     if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
             or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
             or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL):
@@ -1136,17 +1176,29 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
         st.books[i].sign = 1 if i % 2 == 0 else -1
     return 0
 
+cdef int state_populate(State *st) noexcept nogil:
+    """Fault in every preallocated structure now rather than on the first orders."""
+    cdef int rc = 0
+    rc |= oms_huge_populate(st.orders)
+    rc |= oms_huge_populate(st.oid_table)
+    rc |= oms_huge_populate(st.clord_table)
+    rc |= oms_huge_populate(st.idem_table)
+    rc |= oms_huge_populate(st.idem_fifo)
+    rc |= oms_huge_populate(st.level_pool)
+    rc |= oms_huge_populate(st.positions)
+    return rc
+
 cdef void state_free(State *st) noexcept nogil:
-    free(st.symbols)
-    free(st.accounts)
-    free(st.positions)
-    free(st.orders)
-    free(st.oid_table)
-    free(st.clord_table)
-    free(st.idem_table)
-    free(st.idem_fifo)
-    free(st.books)
-    free(st.level_pool)
+    oms_huge_free(st.symbols)
+    oms_huge_free(st.accounts)
+    oms_huge_free(st.positions)
+    oms_huge_free(st.orders)
+    oms_huge_free(st.oid_table)
+    oms_huge_free(st.clord_table)
+    oms_huge_free(st.idem_table)
+    oms_huge_free(st.idem_fifo)
+    oms_huge_free(st.books)
+    oms_huge_free(st.level_pool)
     free(st.scratch)
     free(st.sink.buf)
     memset(st, 0, sizeof(State))
@@ -1212,6 +1264,8 @@ cdef class Core:
                       config.idem_capacity, config.max_levels) != 0:
             raise MemoryError("cannot allocate the engine's preallocated structures")
         self.config = config
+        if config.prefault and state_populate(&self.st) != 0:
+            raise MemoryError("cannot make the engine's structures resident (prefault)")
         cdef SymbolRef *s
         cdef Account *a
         for sym in config.symbols:
@@ -1248,6 +1302,8 @@ cdef class Core:
         self.st.sink.count = 0
         with nogil:
             for i in range(n):
+                if i + 1 < n:
+                    engine_prefetch(&self.st, &cmds[i + 1])
                 engine_apply(&self.st, &cmds[i])
         return copy_records(self.st.sink.buf, self.st.sink.count, EVENT_DTYPE)
 
@@ -1306,7 +1362,7 @@ cdef class Core:
         return dict(
             orders=self.st.max_orders * sizeof(Order),
             order_id_index=(self.st.oid_mask + 1) * sizeof(int32_t),
-            cl_ord_id_index=(self.st.clord_mask + 1) * sizeof(int32_t),
+            cl_ord_id_index=(self.st.clord_mask + 1) * sizeof(uint64_t),
             idempotency_table=(self.st.idem_mask + 1) * sizeof(uint64_t),
             idempotency_fifo=self.st.idem_capacity * sizeof(IdemFifoEntry),
             books=self.st.max_symbols * 2 * self.st.max_levels * sizeof(Level),
@@ -1329,6 +1385,8 @@ cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
             continue
         idle = 0
         for i in range(n):
+            if i + 1 < n:
+                engine_prefetch(st, <Command *>oms_ring_slot(inr, next + i + 1))
             engine_apply(st, <Command *>oms_ring_slot(inr, next + i))
         next += n
         oms_ring_release(inr, next)
