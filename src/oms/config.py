@@ -52,8 +52,8 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
     max_accounts: Positive = 1024
     idem_capacity: Positive = 2_000_000
     max_levels: Positive = 4096              # price levels per book side
-    input_ring: PowerOfTwo = 1 << 16
-    output_ring: PowerOfTwo = 1 << 18
+    input_ring: PowerOfTwo = 1 << 14
+    output_ring: PowerOfTwo = 1 << 16
     prefault: bool = False                   # make every structure resident at start
     cpu: int = -1                            # core to pin the business thread to; -1 = none
     wait_strategy: str = "yield"             # busy-spin | yield | sleep
