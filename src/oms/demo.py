@@ -1,0 +1,324 @@
+"""`oms demo`: a short scripted trading session on the built-in reference data.
+
+Two halves, kept apart on purpose:
+
+- **The script** (`SCRIPT`): plain data.  Each `Step` is a one-line narrative and the actions
+  that illustrate it, written the way a client would say them: account and symbol names,
+  decimal prices as strings, orders referred to by a label (the driver turns a label into the
+  order's current ClOrdID).
+- **The driver**: sends an action and returns the events it produced.  `EngineDriver` runs an
+  in-process `Engine`; a TCP client of `oms serve` will be another driver with the same
+  `send` / `finish` / `book` / `positions` methods, playing the same script.
+
+Every command carries an explicit time (a fixed trading day, a few ms apart), so the output is
+the same on every run and in any time zone; the demo symbols trade around the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, Union
+
+from oms.config import EngineConfig, demo_config, px
+from oms.layout import EventType, ExecType, MassCancelScope, OrdType, Side, TimeInForce
+
+# ---------------------------------------------------------------------------------------------
+# The script: data only
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class New:
+    """A new order.  `price=None` is a market order.  `label` names it for later actions."""
+    account: str
+    label: str
+    side: str                       # "BUY" | "SELL"
+    qty: int
+    symbol: str
+    price: str | None
+    tif: str = "DAY"
+    idem_key: str | None = None     # a UUID: a resend with the same key is answered, not re-run
+
+
+@dataclass(frozen=True)
+class Resend:
+    """The NEW sent under `label`, sent again unchanged (same ClOrdID, same idempotency key)."""
+    label: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel an order: a label, or a raw ClOrdID (int) the driver passes through as is."""
+    account: str
+    order: str | int
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Cancel/replace: new limit price and new total quantity."""
+    account: str
+    order: str
+    price: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class MassCancel:
+    """Cancel every live order of the account."""
+    account: str
+
+
+Action = Union[New, Resend, Cancel, Replace, MassCancel]
+
+
+@dataclass(frozen=True)
+class Step:
+    say: str
+    actions: tuple[Action, ...]
+
+
+DEMO_DAY = _dt.datetime(2025, 6, 2, 13, 30, tzinfo=_dt.timezone.utc)   # a Monday, 09:30 NY
+START_NS = int(DEMO_DAY.timestamp()) * 1_000_000_000
+COMMAND_GAP_NS = 2_000_000                                             # 2 ms between commands
+IDEM_KEY = "6f1c2b9e-4d7a-4f0e-9a51-3c2d8e7b1a20"
+
+MM, FUND, RETAIL = "MM-DESK", "FUND-A", "RETAIL-7"
+
+SCRIPT: tuple[Step, ...] = (
+    Step("MM-DESK quotes AAPL two levels deep: bids 189.95 x 500 and 189.90 x 1,000, "
+         "offers 190.05 x 200 and 190.10 x 500", (
+             New(MM, "mm-aapl-bid-1", "BUY", 500, "AAPL", "189.95"),
+             New(MM, "mm-aapl-bid-2", "BUY", 1000, "AAPL", "189.90"),
+             New(MM, "mm-aapl-ask-1", "SELL", 200, "AAPL", "190.05"),
+             New(MM, "mm-aapl-ask-2", "SELL", 500, "AAPL", "190.10"),
+         )),
+    Step("MM-DESK quotes MSFT: bid 419.90 x 300, offer 420.10 x 300", (
+        New(MM, "mm-msft-bid", "BUY", 300, "MSFT", "419.90"),
+        New(MM, "mm-msft-ask", "SELL", 300, "MSFT", "420.10"),
+    )),
+    Step("FUND-A buys 300 AAPL at 190.05: partially fills 200 against MM-DESK's offer, "
+         "the other 100 rest as the new best bid", (
+             New(FUND, "fund-aapl-buy", "BUY", 300, "AAPL", "190.05"),
+         )),
+    Step("MM-DESK sells 100 AAPL at 190.05 into FUND-A's bid: the fund's order is now "
+         "fully filled", (
+             New(MM, "mm-aapl-sell", "SELL", 100, "AAPL", "190.05"),
+         )),
+    Step("RETAIL-7 bids 10 AAPL at 189.50, below the market: the order rests", (
+        New(RETAIL, "retail-aapl-bid", "BUY", 10, "AAPL", "189.50"),
+    )),
+    Step("RETAIL-7 cancels its 189.50 bid", (
+        Cancel(RETAIL, "retail-aapl-bid"),
+    )),
+    Step("FUND-A offers 200 MSFT at 420.15, one tick behind MM-DESK's 420.10 offer", (
+        New(FUND, "fund-msft-ask", "SELL", 200, "MSFT", "420.15"),
+    )),
+    Step("MM-DESK re-prices its MSFT offer from 420.10 to 420.15: a price change loses time "
+         "priority, it now queues behind FUND-A", (
+             Replace(MM, "mm-msft-ask", "420.15", 300),
+         )),
+    Step("FUND-A cuts its 420.15 offer from 200 to 30: a pure size reduction keeps its place "
+         "at the head of the queue", (
+             Replace(FUND, "fund-msft-ask", "420.15", 30),
+         )),
+    Step("RETAIL-7 buys 50 MSFT at 420.15: FUND-A fills first (30, it kept its place), "
+         "MM-DESK second (20, it lost its place)", (
+             New(RETAIL, "retail-msft-buy", "BUY", 50, "MSFT", "420.15"),
+         )),
+    Step("FUND-A sends an IOC to buy 800 AAPL at 190.10: 500 fill against the offer, "
+         "the remaining 300 are cancelled", (
+             New(FUND, "fund-aapl-ioc", "BUY", 800, "AAPL", "190.10", tif="IOC"),
+         )),
+    Step("FUND-A sells 200 AAPL at market: fills at the best bid, 189.95, below its average "
+         "cost (a realized loss)", (
+             New(FUND, "fund-aapl-mkt", "SELL", 200, "AAPL", None),
+         )),
+    Step("FUND-A bids 100 AAPL at 190.005: rejected, the price is not on the 0.01 tick", (
+        New(FUND, "fund-off-tick", "BUY", 100, "AAPL", "190.005"),
+    )),
+    Step("FUND-A bids 100 AAPL at 215.00: rejected, more than 10% away from the last trade "
+         "(189.95)", (
+             New(FUND, "fund-collar", "BUY", 100, "AAPL", "215.00"),
+         )),
+    Step("RETAIL-7 buys 100 MSFT at 420.15 (42,015.00 notional): rejected, above the account's "
+         "25,000 per-order limit", (
+             New(RETAIL, "retail-too-big", "BUY", 100, "MSFT", "420.15"),
+         )),
+    Step(f"FUND-A bids 100 AAPL at 189.00 GTC with idempotency key {IDEM_KEY}: the order rests", (
+        New(FUND, "fund-aapl-gtc", "BUY", 100, "AAPL", "189.00", tif="GTC", idem_key=IDEM_KEY),
+    )),
+    Step("FUND-A's gateway times out and resends that order (same ClOrdID, same key): the "
+         "engine answers with the original's status, nothing is created", (
+             Resend("fund-aapl-gtc"),
+         )),
+    Step("FUND-A cancels ClOrdID 999999, which it never sent: rejected, unknown order", (
+        Cancel(FUND, 999_999),
+    )),
+    Step("RETAIL-7 offers 20 of its MSFT at 421.00 GTC: the order rests", (
+        New(RETAIL, "retail-msft-ask", "SELL", 20, "MSFT", "421.00", tif="GTC"),
+    )),
+    Step("MM-DESK pulls all its remaining orders (mass cancel by account)", (
+        MassCancel(MM),
+    )),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver: an in-process engine
+# ---------------------------------------------------------------------------------------------
+
+class EngineDriver:
+    """Plays actions on an in-process `Engine`.  Each account trades on its own session
+    (session id = account id + 1), as it would through a gateway; ClOrdIDs are assigned from
+    1001 up, one per NEW, REPLACE and CANCEL, like a FIX client's."""
+
+    def __init__(self, config: EngineConfig):
+        from oms._engine import Engine    # the compiled core, imported only when driving it
+        self.config = config
+        self.accounts = {a.name: a.account_id for a in config.accounts}
+        self.symbols = {s.name: s.symbol_id for s in config.symbols}
+        self.engine = Engine(config)
+        self.engine.start()
+        self.next_cl_ord_id = 1001
+        self.current: dict[str, int] = {}     # label -> the order's current ClOrdID
+        self.sent: dict[str, dict] = {}       # label -> the NEW's arguments, for Resend
+        self.unreported: list = []
+
+    def _cl_ord_id(self) -> int:
+        self.next_cl_ord_id += 1
+        return self.next_cl_ord_id - 1
+
+    def _session(self, account: str) -> tuple[int, int]:
+        account_id = self.accounts[account]
+        return account_id, account_id + 1
+
+    def _target(self, order: str | int) -> int:
+        return order if isinstance(order, int) else self.current[order]
+
+    def send(self, action: Action, time_ns: int):
+        """Send one action at `time_ns`; returns the events it produced (EVENT_DTYPE)."""
+        e = self.engine
+        if isinstance(action, New):
+            account_id, session = self._session(action.account)
+            args = dict(symbol=self.symbols[action.symbol], side=Side[action.side],
+                        qty=action.qty, price=0 if action.price is None else px(action.price),
+                        ord_type=OrdType.MARKET if action.price is None else OrdType.LIMIT,
+                        tif=TimeInForce[action.tif], account=account_id, session=session,
+                        cl_ord_id=self._cl_ord_id(),
+                        idem_key=uuid.UUID(action.idem_key) if action.idem_key else None)
+            self.sent[action.label] = args
+            self.current[action.label] = args["cl_ord_id"]
+            seq = e.submit(**args, time_ns=time_ns)
+        elif isinstance(action, Resend):
+            seq = e.submit(**self.sent[action.label], time_ns=time_ns)
+        elif isinstance(action, Cancel):
+            _, session = self._session(action.account)
+            seq = e.cancel(orig_cl_ord_id=self._target(action.order), session=session,
+                           cl_ord_id=self._cl_ord_id(), time_ns=time_ns)
+        elif isinstance(action, Replace):
+            _, session = self._session(action.account)
+            new_id = self._cl_ord_id()
+            seq = e.replace(orig_cl_ord_id=self._target(action.order), session=session,
+                            cl_ord_id=new_id, price=px(action.price), qty=action.qty,
+                            time_ns=time_ns)
+        elif isinstance(action, MassCancel):
+            account_id, _ = self._session(action.account)
+            seq = e.mass_cancel(MassCancelScope.ACCOUNT, account=account_id, time_ns=time_ns)
+        else:
+            raise TypeError(f"unknown demo action {action!r}")
+        e.wait(seq)                          # blocks until processed
+        drained = e.poll()                   # wait() leaves events queued: take them all
+        events = drained[drained["cmd_seq"] == seq]
+        self.unreported.extend(drained[drained["cmd_seq"] != seq])
+        if isinstance(action, Replace) and any(
+                ev["kind"] == EventType.EXEC_REPORT and ev["exec_type"] == ExecType.REPLACED
+                for ev in events):
+            self.current[action.order] = new_id
+        return events
+
+    def finish(self) -> list:
+        """Stop the engine (everything sent is processed first); returns any event that no
+        `send` returned (none, unless the engine emitted one for no command of ours)."""
+        self.engine.stop()
+        self.unreported.extend(self.engine.poll())
+        return self.unreported
+
+    def book(self, symbol: str):
+        return self.engine.core.book(self.symbols[symbol])
+
+    def positions(self):
+        return self.engine.positions()
+
+
+# ---------------------------------------------------------------------------------------------
+# The player: script + driver -> text
+# ---------------------------------------------------------------------------------------------
+
+def symbols_touched(script: Sequence[Step]) -> list[str]:
+    """Symbols the script's orders name, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for step in script:
+        for action in step.actions:
+            if isinstance(action, New):
+                seen.setdefault(action.symbol)
+    return list(seen)
+
+
+def run_demo(out: Callable[[str], Any] = print, quiet: bool = False,
+             config: EngineConfig | None = None, script: Sequence[Step] = SCRIPT,
+             driver: Any = None) -> int:
+    """Play `script` and write the blotter, the final books and the positions through `out`
+    (one line per call).  `quiet` keeps only the books and positions.  Returns an exit code:
+    0, or 1 if the engine emitted an event that answers none of the script's commands."""
+    from oms import blotter
+
+    config = config or demo_config()
+    driver = driver or EngineDriver(config)
+    names = blotter.Names(config)
+    n_events = 0
+    indent = "  "
+    try:
+        if not quiet:
+            out(f"oms demo: a scripted session on the built-in reference data, "
+                f"{DEMO_DAY:%a %Y-%m-%d} from {DEMO_DAY:%H:%M} UTC")
+            out("accounts: " + ", ".join(a.name for a in config.accounts)
+                + "; symbols: " + ", ".join(s.name for s in config.symbols))
+            out("")
+            out(indent + blotter.blotter_header())
+        time_ns = START_NS
+        for number, step in enumerate(script, 1):
+            if not quiet:
+                out(f"[{number}] {step.say}")
+            for action in step.actions:
+                events = driver.send(action, time_ns)
+                time_ns += COMMAND_GAP_NS
+                n_events += len(events)
+                if not quiet:
+                    for line in blotter.format_events(events, names):
+                        out(indent + line)
+    finally:
+        stray = driver.finish()
+    if stray and not quiet:
+        out("events answering no command of the script:")
+        for line in blotter.format_events(stray, names):
+            out(indent + line)
+
+    n_commands = sum(len(step.actions) for step in script)
+    if not quiet:
+        out("")
+        out(f"{n_commands} commands, {n_events} events.")
+    for i, symbol in enumerate(symbols_touched(script)):
+        bids, asks = driver.book(symbol)
+        if i or not quiet:
+            out("")
+        out(f"Final book {symbol}")
+        tick = next((s.tick_size for s in config.symbols if s.name == symbol), None)
+        for line in blotter.format_book(bids, asks, tick, indent=indent):
+            out(line)
+    out("")
+    out("Positions and P&L (USD; unrealized at the last trade price)")
+    for line in blotter.format_positions(driver.positions(), names, indent=indent):
+        out(line)
+    return 1 if stray else 0
