@@ -3,12 +3,21 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
+# x86-64-v2 includes SSE4.2: the journal's CRC32C uses the crc32 instruction
+COMPILE_ARGS = ["-O3", "-march=x86-64-v2", "-Wno-unused-function"]
+
 extensions = [
     Extension(
         "oms._engine",
         ["cext/oms/_engine.pyx"],
         include_dirs=["cext/oms", numpy.get_include()],
-        extra_compile_args=["-O3", "-march=x86-64-v2", "-Wno-unused-function"],
+        extra_compile_args=COMPILE_ARGS,
+    ),
+    Extension(
+        "oms._journal",
+        ["cext/oms/_journal.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
     ),
 ]
 

@@ -1,6 +1,6 @@
 # The business logic's state and its step function.  docs/engine.md is the behaviour contract;
 # this file is the interface: what the state holds and which functions drive it.
-from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint8_t
+from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 from oms._layout cimport Command, Event, Order, SymbolRef, Account, Position
 
 cdef extern from "ring.h" nogil:
@@ -29,6 +29,10 @@ cdef extern from "ring.h" nogil:
         OMS_WAIT_BUSY_SPIN
         OMS_WAIT_YIELD
         OMS_WAIT_SLEEP
+
+
+from oms._journal cimport oms_journal, OMS_REC_COMMAND, OMS_REC_EVENT, oms_journal_append, \
+    oms_journal_publish_written, oms_journal_durable
 
 
 # -- BOOKS (the simulated venue) --
@@ -107,6 +111,9 @@ cdef struct State:
     # mass-cancel scratch (allocated on first use)
     uint64_t *scratch
     EventSink sink
+    # the write-ahead journal, when attached: every command before it is applied, every
+    # event as it is emitted (journal.h; the business thread is its only writer)
+    oms_journal *journal
 
 
 cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t max_accounts,

@@ -8,9 +8,10 @@ business → risk → capacity → accept → route to the venue → match → r
 """
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 from libc.stdlib cimport calloc, malloc, realloc, free, qsort
-from libc.string cimport memset, memmove, memcpy
+from libc.string cimport memset, memmove, memcpy, memcmp
 
 from oms._layout cimport *
+from oms._journal cimport JournalWriter
 
 
 # ============================================================================================
@@ -326,6 +327,10 @@ cdef Event *emit(State *st, Command *c, uint8_t kind) noexcept nogil:
 
 cdef inline void commit(State *st) noexcept nogil:
     cdef EventSink *s = &st.sink
+    cdef Event *ev
+    if st.journal != NULL:
+        ev = <Event *>oms_ring_slot(s.ring, s.next_seq) if s.ring != NULL else &s.buf[s.count]
+        oms_journal_append(st.journal, OMS_REC_EVENT, ev.seq, ev.time_ns, ev, sizeof(Event))
     if s.ring != NULL:
         oms_ring_publish(s.ring, s.next_seq)
         s.next_seq += 1
@@ -1095,6 +1100,9 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
 cdef void engine_apply(State *st, Command *c) noexcept nogil:
     st.cmd_seq += 1
     c.seq = st.cmd_seq
+    if st.journal != NULL:
+        # write-ahead: the command is in the journal before any of its effects
+        oms_journal_append(st.journal, OMS_REC_COMMAND, c.seq, c.time_ns, c, sizeof(Command))
     if c.kind == COMMAND_TYPE_NEW:
         on_new(st, c)
     elif c.kind == COMMAND_TYPE_CANCEL:
@@ -1193,6 +1201,195 @@ cdef int state_populate(State *st) noexcept nogil:
     rc |= oms_huge_populate(st.positions)
     return rc
 
+# ============================================================================================
+# -- SNAPSHOTS --
+# The whole state in one buffer: header, reference data, accounts, non-zero positions, the
+# used order slots, the live idempotency FIFO, and each book side's levels.  The hash tables
+# are not saved: restore rebuilds them from the orders and the FIFO (lookups depend only on
+# keys, never on where an entry sits, so behaviour after a restore is identical).
+# ============================================================================================
+
+cdef struct SnapshotHeader:
+    char magic[8]
+    int64_t version
+    int64_t max_orders
+    int64_t max_symbols
+    int64_t max_accounts
+    int64_t idem_capacity
+    int64_t max_levels
+    int64_t cmd_seq
+    int64_t event_seq
+    uint64_t next_order_id
+    uint64_t next_trade_id
+    int64_t kill_switch
+    int64_t illegal_transitions
+    int64_t high_water
+    int64_t closed_head
+    int64_t closed_tail
+    uint64_t idem_first
+    uint64_t idem_next
+    int64_t n_positions
+    int64_t n_levels
+
+cdef enum:
+    SNAPSHOT_VERSION = 1
+
+cdef inline bint position_used(Position *p) noexcept nogil:
+    return (p.net_qty != 0 or p.avg_px != 0 or p.realized_pnl != 0 or p.open_buy_qty != 0
+            or p.open_sell_qty != 0 or p.open_notional != 0 or p.bought_qty != 0
+            or p.sold_qty != 0)
+
+cdef int64_t snapshot_size(State *st) noexcept nogil:
+    cdef int64_t i, n_pos = 0, n_lv = 0
+    for i in range(st.max_accounts * st.max_symbols):
+        if position_used(&st.positions[i]):
+            n_pos += 1
+    for i in range(st.max_symbols * 2):
+        n_lv += st.books[i].count
+    return (sizeof(SnapshotHeader) + st.max_symbols * sizeof(SymbolRef)
+            + st.max_accounts * sizeof(Account) + n_pos * (8 + sizeof(Position))
+            + st.high_water * sizeof(Order)
+            + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
+            + st.max_symbols * 2 * 4 + n_lv * sizeof(Level))
+
+cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
+    """Serialise the state into `out` (snapshot_size bytes); returns the bytes written."""
+    cdef SnapshotHeader *h = <SnapshotHeader *>out
+    cdef char *p = out + sizeof(SnapshotHeader)
+    cdef int64_t i, n_pos = 0, n_lv = 0
+    cdef uint64_t ins
+    memset(h, 0, sizeof(SnapshotHeader))
+    memcpy(h.magic, b"OMSSNAP1", 8)
+    h.version = SNAPSHOT_VERSION
+    h.max_orders = st.max_orders
+    h.max_symbols = st.max_symbols
+    h.max_accounts = st.max_accounts
+    h.idem_capacity = st.idem_capacity
+    h.max_levels = st.max_levels
+    h.cmd_seq = st.cmd_seq
+    h.event_seq = st.event_seq
+    h.next_order_id = st.next_order_id
+    h.next_trade_id = st.next_trade_id
+    h.kill_switch = st.kill_switch
+    h.illegal_transitions = st.illegal_transitions
+    h.high_water = st.high_water
+    h.closed_head = st.closed_head
+    h.closed_tail = st.closed_tail
+    h.idem_first = st.idem_first
+    h.idem_next = st.idem_next
+    memcpy(p, st.symbols, st.max_symbols * sizeof(SymbolRef))
+    p += st.max_symbols * sizeof(SymbolRef)
+    memcpy(p, st.accounts, st.max_accounts * sizeof(Account))
+    p += st.max_accounts * sizeof(Account)
+    for i in range(st.max_accounts * st.max_symbols):
+        if position_used(&st.positions[i]):
+            memcpy(p, &i, 8)
+            memcpy(p + 8, &st.positions[i], sizeof(Position))
+            p += 8 + sizeof(Position)
+            n_pos += 1
+    h.n_positions = n_pos
+    memcpy(p, st.orders, st.high_water * sizeof(Order))
+    p += st.high_water * sizeof(Order)
+    ins = st.idem_first
+    while ins < st.idem_next:
+        memcpy(p, &st.idem_fifo[fifo_pos(st, ins)], sizeof(IdemFifoEntry))
+        p += sizeof(IdemFifoEntry)
+        ins += 1
+    for i in range(st.max_symbols * 2):
+        memcpy(p, &st.books[i].count, 4)
+        p += 4
+        memcpy(p, st.books[i].levels, st.books[i].count * sizeof(Level))
+        p += st.books[i].count * sizeof(Level)
+        n_lv += st.books[i].count
+    h.n_levels = n_lv
+    return p - out
+
+cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil:
+    """Load a snapshot into a freshly initialised state of the same capacities.  Returns 0,
+    -1 for a foreign or damaged buffer, -2 for different capacities."""
+    cdef const SnapshotHeader *h = <const SnapshotHeader *>data
+    cdef const char *p = data + sizeof(SnapshotHeader)
+    cdef const char *end = data + size
+    cdef int64_t i, idx, n
+    cdef uint64_t ins
+    cdef int32_t cnt
+    cdef IdemFifoEntry *f
+    cdef uint64_t h64, j
+    if size < <int64_t>sizeof(SnapshotHeader) or memcmp(h.magic, b"OMSSNAP1", 8) != 0:
+        return -1
+    if h.version != SNAPSHOT_VERSION:
+        return -1
+    if (h.max_orders != st.max_orders or h.max_symbols != st.max_symbols
+            or h.max_accounts != st.max_accounts or h.idem_capacity != st.idem_capacity
+            or h.max_levels != st.max_levels):
+        return -2
+    st.cmd_seq = h.cmd_seq
+    st.event_seq = h.event_seq
+    st.next_order_id = h.next_order_id
+    st.next_trade_id = h.next_trade_id
+    st.kill_switch = <int32_t>h.kill_switch
+    st.illegal_transitions = h.illegal_transitions
+    st.high_water = h.high_water
+    st.closed_head = <int32_t>h.closed_head
+    st.closed_tail = <int32_t>h.closed_tail
+    st.idem_first = h.idem_first
+    st.idem_next = h.idem_next
+    n = st.max_symbols * sizeof(SymbolRef) + st.max_accounts * sizeof(Account)
+    if p + n > end:
+        return -1
+    memcpy(st.symbols, p, st.max_symbols * sizeof(SymbolRef))
+    p += st.max_symbols * sizeof(SymbolRef)
+    memcpy(st.accounts, p, st.max_accounts * sizeof(Account))
+    p += st.max_accounts * sizeof(Account)
+    memset(st.positions, 0, st.max_accounts * st.max_symbols * sizeof(Position))
+    for i in range(h.n_positions):
+        if p + 8 + <int64_t>sizeof(Position) > end:
+            return -1
+        memcpy(&idx, p, 8)
+        if idx < 0 or idx >= st.max_accounts * st.max_symbols:
+            return -1
+        memcpy(&st.positions[idx], p + 8, sizeof(Position))
+        p += 8 + sizeof(Position)
+    n = h.high_water * sizeof(Order) + <int64_t>(h.idem_next - h.idem_first) * sizeof(IdemFifoEntry)
+    if h.high_water > st.max_orders or p + n > end:
+        return -1
+    memcpy(st.orders, p, h.high_water * sizeof(Order))
+    p += h.high_water * sizeof(Order)
+    memset(st.oid_table, 0, (st.oid_mask + 1) * sizeof(int32_t))
+    memset(st.clord_table, 0, (st.clord_mask + 1) * sizeof(uint64_t))
+    for i in range(st.high_water):
+        oid_put(st, <int32_t>i)
+        clord_put(st, <int32_t>i)
+    memset(st.idem_table, 0, (st.idem_mask + 1) * sizeof(uint64_t))
+    ins = st.idem_first
+    while ins < st.idem_next:
+        f = &st.idem_fifo[fifo_pos(st, ins)]
+        memcpy(f, p, sizeof(IdemFifoEntry))
+        p += sizeof(IdemFifoEntry)
+        # a key stored again after it expired appears twice: the newer entry wins, as live
+        idx = idem_find(st, f.hi, f.lo)
+        h64 = idem_hash(f.hi, f.lo)
+        if idx >= 0:
+            st.idem_table[idx] = tag_of(h64) | (fifo_pos(st, ins) + 1)
+        else:
+            j = h64 & st.idem_mask
+            while st.idem_table[j] != 0:
+                j = (j + 1) & st.idem_mask
+            st.idem_table[j] = tag_of(h64) | (fifo_pos(st, ins) + 1)
+        ins += 1
+    for i in range(st.max_symbols * 2):
+        if p + 4 > end:
+            return -1
+        memcpy(&cnt, p, 4)
+        p += 4
+        if cnt < 0 or cnt > st.max_levels or p + cnt * <int64_t>sizeof(Level) > end:
+            return -1
+        st.books[i].count = cnt
+        memcpy(st.books[i].levels, p, cnt * sizeof(Level))
+        p += cnt * sizeof(Level)
+    return 0
+
+
 cdef void state_free(State *st) noexcept nogil:
     oms_huge_free(st.symbols)
     oms_huge_free(st.accounts)
@@ -1271,6 +1468,7 @@ cdef class Core:
     """
     cdef State st
     cdef readonly object config
+    cdef readonly JournalWriter journal
 
     def __cinit__(self, config):
         if state_init(&self.st, config.max_orders, config.max_symbols, config.max_accounts,
@@ -1318,7 +1516,15 @@ cdef class Core:
                 if i + PREFETCH_AHEAD < n:
                     engine_prefetch(&self.st, &cmds[i + PREFETCH_AHEAD])
                 engine_apply(&self.st, &cmds[i])
+            if self.st.journal != NULL:
+                oms_journal_publish_written(self.st.journal, self.st.cmd_seq)
         return copy_records(self.st.sink.buf, self.st.sink.count, EVENT_DTYPE)
+
+    def attach_journal(self, JournalWriter writer):
+        """Journal every command before it is applied and every event as it is emitted
+        (None detaches).  Attach between batches, never while a business thread runs."""
+        self.journal = writer
+        self.st.journal = writer.j if writer is not None else NULL
 
     # -- QUERIES (a copy of the state; call between batches) --
 
@@ -1355,6 +1561,27 @@ cdef class Core:
                 slot = self.st.orders[slot].next
             levels.append((b.levels[i].price, b.levels[i].qty, ids))
         return levels
+
+    def snapshot(self):
+        """The whole state as bytes (see SNAPSHOTS in this file); `restore` loads it."""
+        cdef int64_t n = snapshot_size(&self.st)
+        buf = bytearray(n)
+        cdef char *p = buf
+        with nogil:
+            snapshot_write(&self.st, p)
+        return bytes(buf)
+
+    def restore(self, snapshot):
+        """Load a snapshot into this (fresh) core; capacities must equal the snapshot's."""
+        cdef const unsigned char[::1] view = snapshot
+        cdef int rc
+        if self.st.cmd_seq != 0:
+            raise EngineError("restore needs a fresh core (no commands processed yet)")
+        rc = snapshot_read(&self.st, <const char *>&view[0], view.shape[0])
+        if rc == -2:
+            raise EngineError("snapshot was taken with different capacities than this config")
+        if rc != 0:
+            raise EngineError("snapshot is damaged or not an oms snapshot")
 
     def counters(self):
         return dict(cmd_seq=self.st.cmd_seq, event_seq=self.st.event_seq,
@@ -1401,6 +1628,8 @@ cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
             if i + PREFETCH_AHEAD < n:
                 engine_prefetch(st, <Command *>oms_ring_slot(inr, next + i + PREFETCH_AHEAD))
             engine_apply(st, <Command *>oms_ring_slot(inr, next + i))
+        if st.journal != NULL:
+            oms_journal_publish_written(st.journal, st.cmd_seq)
         next += n
         oms_ring_release(inr, next)
 
