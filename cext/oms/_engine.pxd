@@ -114,6 +114,17 @@ cdef struct State:
     # the write-ahead journal, when attached: every command before it is applied, every
     # event as it is emitted (journal.h; the business thread is its only writer)
     oms_journal *journal
+    # snapshot policy of the threaded driver (0 = off) and its mailbox to the snapshot writer
+    int64_t snapshot_every_events
+    int64_t snapshot_every_ns
+    int64_t snapshot_min_ns
+    int64_t last_snapshot_event_seq
+    int64_t last_snapshot_time_ns
+    int64_t last_cmd_time_ns
+    char *snapshot_buf          # set by the business thread, taken (and freed) by the writer
+    int64_t snapshot_len
+    int64_t snapshot_cmd_seq
+    int32_t snapshot_ready
 
 
 cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t max_accounts,

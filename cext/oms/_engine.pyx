@@ -1413,6 +1413,7 @@ cdef void state_free(State *st) noexcept nogil:
 # ============================================================================================
 
 import threading
+import time
 
 import numpy as np
 
@@ -1632,6 +1633,36 @@ cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
             oms_journal_publish_written(st.journal, st.cmd_seq)
         next += n
         oms_ring_release(inr, next)
+        st.last_cmd_time_ns = (<Command *>oms_ring_slot(inr, next - 1)).time_ns
+        if st.snapshot_every_events > 0 and snapshot_due(st):
+            snapshot_post(st)
+
+
+cdef bint snapshot_due(State *st) noexcept nogil:
+    """Between batches: time for a snapshot?  By events or by command time, never closer
+    than snapshot_min_ns (the copy grows with the state), and never while the writer still
+    holds the previous one."""
+    cdef int64_t since = st.last_cmd_time_ns - st.last_snapshot_time_ns
+    if oms_atomic_load_i32(&st.snapshot_ready):
+        return False
+    if since < st.snapshot_min_ns:
+        return False
+    return (st.event_seq - st.last_snapshot_event_seq >= st.snapshot_every_events
+            or since >= st.snapshot_every_ns)
+
+cdef void snapshot_post(State *st) noexcept nogil:
+    """Copy the state into a fresh buffer and hand it to the snapshot writer thread: the
+    business thread pauses for the copy only."""
+    cdef int64_t n = snapshot_size(st)
+    cdef char *buf = <char *>malloc(n)
+    if buf == NULL:
+        return
+    st.snapshot_len = snapshot_write(st, buf)
+    st.snapshot_buf = buf
+    st.snapshot_cmd_seq = st.cmd_seq
+    st.last_snapshot_event_seq = st.event_seq
+    st.last_snapshot_time_ns = st.last_cmd_time_ns
+    oms_atomic_store_i32(&st.snapshot_ready, 1)
 
 
 _WAIT_STRATEGIES = {"busy-spin": OMS_WAIT_BUSY_SPIN, "yield": OMS_WAIT_YIELD,
@@ -1656,9 +1687,21 @@ cdef class Engine:
     cdef list pending
     cdef dict symbol_ids
     cdef readonly bint running
+    cdef readonly JournalWriter writer
+    cdef readonly object snapshots
+    cdef readonly object recovery
+    cdef object snapshot_thread
 
     def __cinit__(self, config):
-        self.core = Core(config)
+        if config.journal_dir is not None:
+            from oms.journal import open_journal
+            self.core, self.writer, self.recovery, self.snapshots = open_journal(config)
+            self.core.st.snapshot_every_events = config.snapshot_every_events
+            self.core.st.snapshot_every_ns = config.snapshot_every_seconds * 1_000_000_000
+            self.core.st.snapshot_min_ns = config.snapshot_min_interval_seconds * 1_000_000_000
+            self.core.st.last_snapshot_event_seq = self.core.st.event_seq
+        else:
+            self.core = Core(config)
         if oms_ring_init(&self.inr, config.input_ring, sizeof(Command)) != 0:
             raise MemoryError("cannot allocate the input ring")
         if oms_ring_init(&self.outr, config.output_ring, sizeof(Event)) != 0:
@@ -1683,10 +1726,34 @@ cdef class Engine:
         self.seq_base = self.core.st.cmd_seq - oms_ring_claimed(&self.inr)
         self.stop_flag = 0
         self.running = True
+        if self.writer is not None:
+            self.writer.start_flusher()
+            self.snapshot_thread = threading.Thread(target=self._snapshot_writer,
+                                                    name="oms-snapshots", daemon=True)
         self.thread = threading.Thread(target=self._business_thread, name="oms-business",
                                        daemon=True)
         self.thread.start()
+        if self.snapshot_thread is not None:
+            self.snapshot_thread.start()
         return self
+
+    def _snapshot_writer(self):
+        """Takes the snapshots the business thread posts and stores them once the journal
+        is durable up to them (a snapshot must never be ahead of the journal)."""
+        cdef State *st = &self.core.st
+        while self.running or oms_atomic_load_i32(&st.snapshot_ready):
+            if not oms_atomic_load_i32(&st.snapshot_ready):
+                time.sleep(0.01)
+                continue
+            while (oms_journal_durable(st.journal) < st.snapshot_cmd_seq
+                   and self.writer.flusher_error is None):
+                time.sleep(0.001)
+            data = (<char *>st.snapshot_buf)[:st.snapshot_len]
+            free(st.snapshot_buf)
+            st.snapshot_buf = NULL
+            seq = st.snapshot_cmd_seq
+            oms_atomic_store_i32(&st.snapshot_ready, 0)
+            self.snapshots.put(seq, data)
 
     def _business_thread(self):
         cdef int strategy = _WAIT_STRATEGIES[self.core.config.wait_strategy]
@@ -1704,15 +1771,31 @@ cdef class Engine:
         while self.thread.is_alive():
             self._drain()
             self.thread.join(0.001)
-        self._drain()
         self.running = False
+        if self.writer is not None:
+            self.snapshot_thread.join()
+            self.snapshot_thread = None
+            self.writer.stop_flusher()
+            # a snapshot at the end makes the next start a load, not a replay
+            self.snapshots.put(self.core.st.cmd_seq, self.core.snapshot())
+        self._drain()
         self.core.st.sink.ring = NULL
+
+    def close(self):
+        """Stop, and close the journal and the snapshot store (a journaled engine's last
+        call; its directory can then be opened again)."""
+        self.stop()
+        if self.writer is not None:
+            self.core.attach_journal(None)
+            self.writer.close()
+            self.snapshots.close()
+            self.writer = None
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
-        self.stop()
+        self.close()
 
     # -- COMMANDS --
 
@@ -1906,8 +1989,20 @@ cdef class Engine:
 
     # -- EVENTS --
 
+    cdef int64_t _releasable(self, int64_t n) noexcept:
+        """How many of the next n events may leave: with a journal, only those whose command
+        is durable (DESIGN: acknowledge only what is durable)."""
+        cdef int64_t durable, k = 0
+        if self.core.st.journal == NULL:
+            return n
+        durable = oms_journal_durable(self.core.st.journal)
+        while k < n and (<Event *>oms_ring_slot(&self.outr, self.out_next + k)).cmd_seq <= durable:
+            k += 1
+        return k
+
     cdef void _drain(self) except *:
-        cdef int64_t n = oms_ring_available(&self.outr, self.out_next, self.outr.capacity)
+        cdef int64_t n = self._releasable(
+            oms_ring_available(&self.outr, self.out_next, self.outr.capacity))
         cdef int64_t first_part
         cdef int64_t idx
         if n == 0:
@@ -1948,8 +2043,8 @@ cdef class Engine:
                 self.pending[0] = chunk[k:]
         if self.pending:
             return n
+        avail = self._releasable(oms_ring_available(&self.outr, self.out_next, room - n))
         with nogil:
-            avail = oms_ring_available(&self.outr, self.out_next, room - n)
             while avail > 0:
                 idx = self.out_next & (self.outr.capacity - 1)
                 k = min(avail, self.outr.capacity - idx)
@@ -1967,7 +2062,9 @@ cdef class Engine:
         self._check_running()
         cdef int64_t ring_seq = cmd_seq - 1 - self.seq_base
         cdef int64_t deadline = oms_clock_ns() + <int64_t>(timeout * 1e9)
-        while oms_ring_consumed(&self.inr) <= ring_seq:
+        while (oms_ring_consumed(&self.inr) <= ring_seq
+               or (self.core.st.journal != NULL
+                   and oms_journal_durable(self.core.st.journal) < cmd_seq)):
             self._drain()
             if oms_clock_ns() > deadline:
                 raise EngineError(f"command {cmd_seq} not processed within {timeout} s")

@@ -57,6 +57,13 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
     prefault: bool = False                   # make every structure resident at start
     cpu: int = -1                            # core to pin the business thread to; -1 = none
     wait_strategy: str = "yield"             # busy-spin | yield | sleep
+    journal_dir: str | None = None           # None: no journal (nothing survives a restart)
+    durability: str = "sync"                 # sync: ack after fdatasync; async: after memcpy
+    segment_bytes: Annotated[int, msgspec.Meta(ge=1 << 16)] = 64 << 20
+    snapshot_every_events: NonNegative = 10_000   # 0: no periodic snapshots
+    snapshot_every_seconds: Positive = 300
+    snapshot_min_interval_seconds: NonNegative = 1  # the copy grows with the state
+    snapshot_retention: Positive = 3
     symbols: list[SymbolConfig] = []
     accounts: list[AccountConfig] = []
 
@@ -65,6 +72,8 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
             value = getattr(self, name)
             if value & (value - 1):
                 raise msgspec.ValidationError(f"Expected a power of two - at `$.{name}`")
+        if self.durability not in ("sync", "async"):
+            raise msgspec.ValidationError("Expected `sync` or `async` - at `$.durability`")
         if self.wait_strategy not in ("busy-spin", "yield", "sleep"):
             raise msgspec.ValidationError(
                 "Expected one of busy-spin, yield, sleep - at `$.wait_strategy`")

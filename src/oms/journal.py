@@ -1,0 +1,323 @@
+"""The journal directory: segments, snapshots, recovery and replay.
+
+A journal directory holds
+- ``engine.json``: the engine configuration the journal was written with (capacities and
+  the reference data the engine started from), so that replay needs nothing else;
+- ``NNNNNNNNNNNNNNNNNNNN.seg``: the segments (format: journal/README.md);
+- ``snapshots/``: an LMDB environment of whole-engine snapshots keyed by command sequence.
+
+Recovery (`open_journal`) loads the latest snapshot, replays the journal's commands after it
+through the same step function the business thread runs, checks that every event the journal
+holds is reproduced exactly, writes the events a crash kept out of the journal, and returns
+a core ready to go on.  A torn tail is reported and cut; damage before the tail stops
+recovery with the segment and offset named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import struct
+import time
+from typing import Iterator
+
+import lmdb
+import msgspec
+import numpy as np
+
+from oms._engine import Core
+from oms._journal import JournalError, JournalWriter, scan_segment
+from oms.config import EngineConfig
+from oms.layout import EVENT_DTYPE
+
+CONFIG_FILE = "engine.json"
+SNAPSHOT_DIR = "snapshots"
+_SEGMENT_RE = re.compile(r"^(\d{20})\.seg$")
+_CAPACITIES = ("max_orders", "max_symbols", "max_accounts", "idem_capacity", "max_levels")
+
+
+class JournalCorruptError(JournalError):
+    """A damaged record with good records after it: not a torn tail, so not cut."""
+
+
+class JournalDivergenceError(JournalError):
+    """Re-executing the journal's commands did not reproduce its events."""
+
+
+@dataclasses.dataclass
+class RecoveryReport:
+    snapshot_seq: int = 0                  # command sequence of the snapshot loaded (0: none)
+    replayed_commands: int = 0
+    verified_events: int = 0
+    appended_events: int = 0               # events a crash kept out of the journal, rewritten
+    torn_tail: str | None = None           # what was cut, where
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        parts = [f"snapshot at command {self.snapshot_seq}" if self.snapshot_seq
+                 else "no snapshot",
+                 f"{self.replayed_commands} commands replayed",
+                 f"{self.verified_events} events verified"]
+        if self.appended_events:
+            parts.append(f"{self.appended_events} missing events rewritten")
+        if self.torn_tail:
+            parts.append(f"torn tail cut: {self.torn_tail}")
+        return f"recovered in {self.seconds:.3f} s: " + ", ".join(parts)
+
+
+# -- the directory --
+
+def segment_files(directory: str) -> list[tuple[int, str]]:
+    out = []
+    for name in os.listdir(directory):
+        m = _SEGMENT_RE.match(name)
+        if m:
+            out.append((int(m.group(1)), os.path.join(directory, name)))
+    return sorted(out)
+
+
+def scan_journal(directory: str) -> list:
+    """Every segment scanned, in order; trailing segments with no records are dropped (the
+    flusher creates the next segment ahead of need)."""
+    scans = [scan_segment(path, index) for index, path in segment_files(directory)]
+    while scans and scans[-1].empty and len(scans) > 1:
+        scans.pop()
+    return scans
+
+
+def check_scans(scans: list) -> str | None:
+    """Raise on damage before the tail; return a description of a torn tail (not yet cut)."""
+    for i, scan in enumerate(scans):
+        if scan.error_offset < 0:
+            continue
+        last = i == len(scans) - 1
+        if scan.valid_after_error or not last:
+            raise JournalCorruptError(
+                f"corrupt record in {scan.path} at offset {scan.error_offset}: "
+                f"{scan.error_reason}; valid records follow it, so this is not a torn tail "
+                f"and recovery stops here rather than skip data")
+        return (f"{scan.path} at offset {scan.error_offset} ({scan.error_reason}, "
+                f"{scan.size - scan.error_offset} bytes)")
+    return None
+
+
+def cut_tail(scan) -> None:
+    """Zero the segment from its first bad record on, so appends continue there."""
+    zeros = bytes(1 << 20)
+    with open(scan.path, "r+b") as fh:
+        pos = scan.error_offset
+        while pos < scan.size:
+            n = min(len(zeros), scan.size - pos)
+            fh.seek(pos)
+            fh.write(zeros[:n])
+            pos += n
+        fh.flush()
+        os.fdatasync(fh.fileno())
+
+
+def write_config(directory: str, config: EngineConfig) -> None:
+    path = os.path.join(directory, CONFIG_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(msgspec.json.format(msgspec.json.encode(config)))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_config(directory: str) -> EngineConfig:
+    path = os.path.join(directory, CONFIG_FILE)
+    try:
+        with open(path, "rb") as fh:
+            return msgspec.json.decode(fh.read(), type=EngineConfig)
+    except FileNotFoundError:
+        raise JournalError(f"{directory} has no {CONFIG_FILE}: not an oms journal") from None
+
+
+# -- snapshots --
+
+class SnapshotStore:
+    """Snapshots in LMDB, keyed by the big-endian command sequence they were taken at."""
+
+    def __init__(self, directory: str, retention: int = 3, map_size: int = 1 << 36):
+        path = os.path.join(directory, SNAPSHOT_DIR)
+        os.makedirs(path, exist_ok=True)
+        self.retention = retention
+        self.env = lmdb.open(path, map_size=map_size, subdir=True, max_dbs=0)
+
+    def put(self, cmd_seq: int, data: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(struct.pack(">Q", cmd_seq), data)
+            keys = [k for k, _ in txn.cursor()]
+            for key in keys[:-self.retention] if self.retention > 0 else []:
+                txn.delete(key)
+        self.env.sync(True)
+
+    def latest(self, at_most: int | None = None) -> tuple[int, bytes] | None:
+        with self.env.begin() as txn:
+            cur = txn.cursor()
+            if at_most is None:
+                found = cur.last()
+            else:
+                found = cur.set_range(struct.pack(">Q", at_most + 1))
+                found = cur.prev() if found else cur.last()
+            if not found:
+                return None
+            return struct.unpack(">Q", cur.key())[0], bytes(cur.value())
+
+    def sequences(self) -> list[int]:
+        with self.env.begin() as txn:
+            return [struct.unpack(">Q", k)[0] for k, _ in txn.cursor()]
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# -- recovery --
+
+def _compatible(stored: EngineConfig, config: EngineConfig) -> None:
+    for name in _CAPACITIES:
+        if getattr(stored, name) != getattr(config, name):
+            raise JournalError(
+                f"journal was written with {name}={getattr(stored, name)}, the config says "
+                f"{getattr(config, name)}: capacities of a journal cannot change")
+
+
+def replay_into(core: Core, scans: list, until_seq: int | None = None,
+                progress=None) -> tuple[int, int, list]:
+    """Re-execute the journal's commands after the core's state; check every journaled event
+    is reproduced.  Returns (commands replayed, events verified, events produced beyond the
+    journal's).  `progress(commands_done)` is called after each segment."""
+    start_cmd = core.counters()["cmd_seq"]
+    journaled = [s.events[s.events["seq"] > core.counters()["event_seq"]] for s in scans]
+    journaled = np.concatenate(journaled) if journaled else np.empty(0, EVENT_DTYPE)
+    replayed = verified = 0
+    produced = []
+    for scan in scans:
+        cmds = scan.commands[scan.commands["seq"] > start_cmd + replayed]
+        if until_seq is not None:
+            cmds = cmds[cmds["seq"] <= until_seq]
+        if len(cmds) == 0:
+            continue
+        expected_first = start_cmd + replayed + 1
+        if int(cmds["seq"][0]) != expected_first:
+            raise JournalCorruptError(
+                f"{scan.path}: command sequence jumps from {expected_first - 1} to "
+                f"{int(cmds['seq'][0])}")
+        out = core.process(cmds.copy())
+        replayed += len(cmds)
+        produced.append(out)
+        if progress is not None:
+            progress(replayed)
+    produced = np.concatenate(produced) if produced else np.empty(0, EVENT_DTYPE)
+    n = min(len(produced), len(journaled))
+    if n:
+        same = produced[:n].view(np.uint8).reshape(n, -1) == journaled[:n].view(np.uint8).reshape(n, -1)
+        bad = np.nonzero(~same.all(axis=1))[0]
+        if len(bad):
+            i = int(bad[0])
+            raise JournalDivergenceError(
+                f"event {int(journaled[i]['seq'])} differs on re-execution:\n"
+                f"  journal:  {_event_text(journaled[i])}\n  replayed: {_event_text(produced[i])}")
+        verified = n
+    return replayed, verified, produced[n:]
+
+
+def _event_text(ev) -> str:
+    return ", ".join(f"{name}={ev[name]}" for name in EVENT_DTYPE.names
+                     if not name.startswith("_"))
+
+
+def open_journal(config: EngineConfig) -> tuple[Core, JournalWriter, RecoveryReport,
+                                                 SnapshotStore]:
+    """Open (or create) the journal of `config.journal_dir` and recover the engine state."""
+    t0 = time.perf_counter()
+    directory = config.journal_dir
+    os.makedirs(directory, exist_ok=True)
+    report = RecoveryReport()
+    if os.path.exists(os.path.join(directory, CONFIG_FILE)):
+        stored = read_config(directory)
+        _compatible(stored, config)
+        base_config = stored           # the reference data the journal started from
+    else:
+        write_config(directory, config)
+        base_config = config
+    store = SnapshotStore(directory, retention=config.snapshot_retention)
+    core = Core(base_config)
+    snap = store.latest()
+    if snap is not None:
+        report.snapshot_seq = snap[0]
+        core.restore(snap[1])
+    scans = scan_journal(directory)
+    report.torn_tail = check_scans(scans)
+    if report.torn_tail:
+        cut_tail(scans[-1])
+        scans[-1] = scan_segment(scans[-1].path, scans[-1].index)
+    replayed, verified, missing = replay_into(core, scans)
+    report.replayed_commands, report.verified_events = replayed, verified
+    if scans:
+        last = scans[-1]
+        index, pos = last.index, last.end
+    else:
+        index, pos = 0, 0
+    seq = core.counters()["cmd_seq"]
+    writer = JournalWriter(directory, segment_bytes=config.segment_bytes, index=index, pos=pos,
+                           last_seq=seq, first_seq=seq + 1, now_ns=time.time_ns(),
+                           sync=config.durability == "sync")
+    if len(missing):
+        writer.append_events(missing)
+        report.appended_events = len(missing)
+    writer.publish_written(seq)
+    writer.flush()
+    core.attach_journal(writer)
+    report.seconds = time.perf_counter() - t0
+    return core, writer, report, store
+
+
+def replay(directory: str, until_seq: int | None = None, until_time_ns: int | None = None,
+           use_snapshots: bool = True, progress=None) -> tuple[Core, int]:
+    """Rebuild the state at a point of the journal, read-only.  Returns (core, commands
+    replayed).  With `until_time_ns`, stops before the first command later than it."""
+    config = read_config(directory)
+    scans = scan_journal(directory)
+    check_scans(scans)
+    if until_time_ns is not None:
+        times = [s.commands[s.commands["time_ns"] > until_time_ns]["seq"] for s in scans]
+        later = np.concatenate(times) if times else np.empty(0, np.int64)
+        bound = int(later.min()) - 1 if len(later) else None
+        until_seq = bound if until_seq is None else min(until_seq, bound if bound is not None
+                                                        else until_seq)
+    core = Core(config)
+    if use_snapshots and os.path.isdir(os.path.join(directory, SNAPSHOT_DIR)):
+        store = SnapshotStore(directory, retention=config.snapshot_retention)
+        snap = store.latest(at_most=until_seq)
+        store.close()
+        if snap is not None:
+            core.restore(snap[1])
+    replayed, _, _ = replay_into(core, scans, until_seq=until_seq, progress=progress)
+    return core, replayed
+
+
+def verify(directory: str, progress=None) -> tuple[int, int]:
+    """Re-execute every command from the start and check every journaled event; returns
+    (commands, events verified).  Raises JournalDivergenceError at the first difference."""
+    config = read_config(directory)
+    scans = scan_journal(directory)
+    check_scans(scans)
+    core = Core(config)
+    replayed, verified, _ = replay_into(core, scans, progress=progress)
+    return replayed, verified
+
+
+def iter_records(directory: str) -> Iterator[tuple[str, int, int, np.void]]:
+    """(segment path, offset, kind, record) for every valid record, in journal order."""
+    for scan in scan_journal(directory):
+        ic = ie = 0
+        for kind, off in zip(scan.kinds, scan.offsets):
+            if kind == 1:
+                yield scan.path, int(off), 1, scan.commands[ic]
+                ic += 1
+            else:
+                yield scan.path, int(off), 2, scan.events[ie]
+                ie += 1
