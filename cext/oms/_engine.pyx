@@ -732,13 +732,14 @@ cdef void match(State *st, Command *c, int32_t slot) noexcept nogil:
         ev.trade_id = st.next_trade_id
         commit(st)
         st.next_trade_id += 1
+        # the aggressor's fill is applied first, so when both fill it is terminal first
+        if o.leaves_qty == 0:
+            close_order(st, slot)
         if r.leaves_qty == 0:
             book_unlink(st, opp, opp.count - 1, rslot, q)
             close_order(st, rslot)
         else:
             lv.qty -= q
-    if o.leaves_qty == 0:
-        close_order(st, slot)
 
 cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
     """IOC/market remainder, or a remainder with no room in the book: cancel it."""
@@ -1414,6 +1415,7 @@ cdef void state_free(State *st) noexcept nogil:
 
 import threading
 import time
+import uuid
 
 import numpy as np
 
@@ -1669,6 +1671,23 @@ _WAIT_STRATEGIES = {"busy-spin": OMS_WAIT_BUSY_SPIN, "yield": OMS_WAIT_YIELD,
                     "sleep": OMS_WAIT_SLEEP}
 
 
+cdef inline int64_t integer(object value, str name) except? -1:
+    """Prices and quantities are exact integers: a float would be silently truncated."""
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (prices in 1/10,000 units: oms.px), "
+                        f"not {type(value).__name__}")
+    return value
+
+
+cdef inline uint64_t identifier(object value, str name) except? 0:
+    """Order ids and ClOrdIDs are unsigned 64-bit integers, never floats or strings."""
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise OverflowError(f"{name} must not be negative")
+    return value
+
+
 cdef class Engine:
     """The engine on its own pinned business thread, fed through the input ring.
 
@@ -1688,6 +1707,7 @@ cdef class Engine:
     cdef dict symbol_ids
     cdef readonly bint running
     cdef readonly JournalWriter writer
+    cdef object drain_lock
     cdef readonly object snapshots
     cdef readonly object recovery
     cdef object snapshot_thread
@@ -1708,6 +1728,8 @@ cdef class Engine:
             oms_ring_free(&self.inr)
             raise MemoryError("cannot allocate the output ring")
         self.pending = []
+        # producers drain too (when the input ring is full): one drainer at a time
+        self.drain_lock = threading.Lock()
         self.symbol_ids = {s.name: s.symbol_id for s in config.symbols}
         self.next_cl_ord_id = 1
         self.running = False
@@ -1721,8 +1743,8 @@ cdef class Engine:
     def start(self):
         if self.running:
             raise EngineError("engine already started")
+        # sink.next_seq carries on from the previous run: the output ring is never reset
         self.core.st.sink.ring = &self.outr
-        self.core.st.sink.next_seq = oms_ring_claimed(&self.outr)
         self.seq_base = self.core.st.cmd_seq - oms_ring_claimed(&self.inr)
         self.stop_flag = 0
         self.running = True
@@ -1842,7 +1864,7 @@ cdef class Engine:
                                   f"{', '.join(sorted(self.symbol_ids))}") from None
         return symbol
 
-    def submit(self, symbol, side, int64_t qty, int64_t price=0, ord_type=py_layout.OrdType.LIMIT,
+    def submit(self, symbol, side, qty, price=0, ord_type=py_layout.OrdType.LIMIT,
                tif=py_layout.TimeInForce.DAY, uint32_t account=0, uint64_t cl_ord_id=0,
                uint32_t session=0, idem_key=None, uint32_t strategy=0, int64_t time_ns=-1):
         """Submit a new order; returns the command's input sequence (events carry it as
@@ -1851,9 +1873,16 @@ cdef class Engine:
         self._check_running()
         cdef uint32_t symbol_id = self._symbol(symbol)
         cdef uint8_t side_v = side, ord_type_v = ord_type, tif_v = tif
+        cdef int64_t qty_v = integer(qty, "qty"), price_v = integer(price, "price")
         cdef uint64_t hi = 0, lo = 0
         if idem_key is not None:
-            key = idem_key if isinstance(idem_key, int) else idem_key.int
+            if isinstance(idem_key, int):
+                key = idem_key
+            elif isinstance(idem_key, uuid.UUID):
+                key = idem_key.int
+            else:
+                raise TypeError(f"idem_key must be a uuid.UUID, a 128-bit int or None, "
+                                f"not {type(idem_key).__name__}")
             hi = (key >> 64) & 0xFFFFFFFFFFFFFFFF
             lo = key & 0xFFFFFFFFFFFFFFFF
         if cl_ord_id == 0:
@@ -1869,17 +1898,20 @@ cdef class Engine:
         c.account_id = account
         c.symbol_id = symbol_id
         c.cl_ord_id = cl_ord_id
-        c.price = price
-        c.qty = qty
+        c.price = price_v
+        c.qty = qty_v
         c.idem_hi = hi
         c.idem_lo = lo
         c.strategy_id = strategy
         return self._publish(seq, c, time_ns)
 
-    def cancel(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, uint64_t cl_ord_id=0,
+    def cancel(self, order_id=0, orig_cl_ord_id=0, cl_ord_id=0,
                uint32_t session=0, uint32_t expected_version=0, int64_t time_ns=-1):
         """Cancel by order id, or by the order's current ClOrdID (`orig_cl_ord_id`)."""
         self._check_running()
+        order_id = identifier(order_id, "order_id")
+        orig_cl_ord_id = identifier(orig_cl_ord_id, "orig_cl_ord_id")
+        cl_ord_id = identifier(cl_ord_id, "cl_ord_id")
         if order_id == 0 and orig_cl_ord_id == 0:
             raise EngineError("cancel needs order_id or orig_cl_ord_id")
         cdef int64_t seq = self._claim()
@@ -1892,13 +1924,17 @@ cdef class Engine:
         c.expected_version = expected_version
         return self._publish(seq, c, time_ns)
 
-    def replace(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, *, int64_t price,
-                int64_t qty, uint64_t cl_ord_id=0, uint32_t session=0,
+    def replace(self, order_id=0, orig_cl_ord_id=0, *, price,
+                qty, cl_ord_id=0, uint32_t session=0,
                 uint32_t expected_version=0, int64_t time_ns=-1):
         """Cancel/replace: new price and total quantity; a new ClOrdID is assigned if none."""
         self._check_running()
         if order_id == 0 and orig_cl_ord_id == 0:
             raise EngineError("replace needs order_id or orig_cl_ord_id")
+        cdef int64_t qty_v = integer(qty, "qty"), price_v = integer(price, "price")
+        order_id = identifier(order_id, "order_id")
+        orig_cl_ord_id = identifier(orig_cl_ord_id, "orig_cl_ord_id")
+        cl_ord_id = identifier(cl_ord_id, "cl_ord_id")
         if cl_ord_id == 0:
             cl_ord_id = self.next_cl_ord_id
             self.next_cl_ord_id += 1
@@ -1909,8 +1945,8 @@ cdef class Engine:
         c.orig_cl_ord_id = orig_cl_ord_id
         c.cl_ord_id = cl_ord_id
         c.session_id = session
-        c.price = price
-        c.qty = qty
+        c.price = price_v
+        c.qty = qty_v
         c.expected_version = expected_version
         return self._publish(seq, c, time_ns)
 
@@ -1932,14 +1968,15 @@ cdef class Engine:
         c.strategy_id = strategy
         return self._publish(seq, c, time_ns)
 
-    def market_data(self, symbol, int64_t last_price, int64_t time_ns=-1):
+    def market_data(self, symbol, last_price, int64_t time_ns=-1):
         self._check_running()
         cdef uint32_t symbol_id = self._symbol(symbol)
+        cdef int64_t price_v = integer(last_price, "last_price")
         cdef int64_t seq = self._claim()
         cdef Command *c = self._slot(seq)
         c.kind = COMMAND_TYPE_MARKET_DATA
         c.symbol_id = symbol_id
-        c.price = last_price
+        c.price = price_v
         return self._publish(seq, c, time_ns)
 
     def admin(self, op, symbol=0, uint32_t account=0, int64_t time_ns=-1, **fields):
@@ -2001,6 +2038,10 @@ cdef class Engine:
         return k
 
     cdef void _drain(self) except *:
+        with self.drain_lock:
+            self._drain_locked()
+
+    cdef void _drain_locked(self) except *:
         cdef int64_t n = self._releasable(
             oms_ring_available(&self.outr, self.out_next, self.outr.capacity))
         cdef int64_t first_part
@@ -2019,17 +2060,21 @@ cdef class Engine:
 
     def poll(self):
         """Every event produced since the last poll, in order (EVENT_DTYPE array)."""
-        self._drain()
-        if not self.pending:
+        with self.drain_lock:
+            self._drain_locked()
+            pending, self.pending = self.pending, []
+        if not pending:
             return np.empty(0, dtype=EVENT_DTYPE)
-        out = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
-        self.pending = []
-        return out
+        return pending[0] if len(pending) == 1 else np.concatenate(pending)
 
     def poll_into(self, out):
         """Copy up to len(out) pending events into `out` (an EVENT_DTYPE array the caller
         reuses, so a hot consumer allocates nothing); returns how many.  Events already
         queued by wait()/status() come first."""
+        with self.drain_lock:
+            return self._poll_into_locked(out)
+
+    cdef int64_t _poll_into_locked(self, out) except -1:
         cdef uint8_t *dst = writable_records_ptr(out, EVENT_DTYPE)
         cdef int64_t room = len(out), n = 0, k, idx, avail
         while self.pending and n < room:
@@ -2070,14 +2115,17 @@ cdef class Engine:
                 raise EngineError(f"command {cmd_seq} not processed within {timeout} s")
             with nogil:
                 oms_wait(OMS_WAIT_YIELD, 0)
-        self._drain()
-        found = [chunk[chunk["cmd_seq"] == cmd_seq] for chunk in self.pending]
+        with self.drain_lock:
+            self._drain_locked()
+            found = [chunk[chunk["cmd_seq"] == cmd_seq] for chunk in self.pending]
         return np.concatenate(found) if found else np.empty(0, dtype=EVENT_DTYPE)
 
-    def status(self, uint64_t order_id=0, uint64_t orig_cl_ord_id=0, uint32_t session=0,
+    def status(self, order_id=0, orig_cl_ord_id=0, uint32_t session=0,
                double timeout=5.0):
         """The order's current state, as its ORDER_STATUS event (a numpy record)."""
         self._check_running()
+        order_id = identifier(order_id, "order_id")
+        orig_cl_ord_id = identifier(orig_cl_ord_id, "orig_cl_ord_id")
         if order_id == 0 and orig_cl_ord_id == 0:
             raise EngineError("status needs order_id or orig_cl_ord_id")
         cdef int64_t seq = self._claim()

@@ -2,6 +2,8 @@
 
     oms demo [--quiet]     a scripted trading session on the built-in reference data
     oms version            the installed version
+    oms replay DIR ...     rebuild, inspect or verify the state a journal records
+    oms journal ACTION DIR dump, stats or tail of a journal
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = sub.add_parser("version", help="print the installed version")
     version.set_defaults(func=cmd_version)
+
+    from oms.journal_cli import add_commands as add_journal_commands
+    add_journal_commands(sub)
     return parser
 
 
