@@ -258,7 +258,7 @@ cdef void idem_expire(State *st, int64_t now) noexcept nogil:
     while popped < 2 and st.idem_first < st.idem_next:
         head = fifo_pos(st, st.idem_first)
         f = &st.idem_fifo[head]
-        if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > now:
+        if key_live(f.time_ns, now):
             return
         # remove the key only if the table still points at this FIFO entry: a key re-used
         # after it expired was re-pointed at its newer entry
@@ -267,6 +267,12 @@ cdef void idem_expire(State *st, int64_t now) noexcept nogil:
             idem_delete_at(st, <uint64_t>pos)
         st.idem_first += 1
         popped += 1
+
+cdef inline bint key_live(int64_t stored, int64_t now) noexcept nogil:
+    """stored + 24h > now, exactly, for any int64 times (the sum could overflow)."""
+    if now < stored:
+        return True
+    return <uint64_t>now - <uint64_t>stored < <uint64_t>OMS_IDEMPOTENCY_TTL_NS
 
 cdef inline bint idem_full(State *st) noexcept nogil:
     return st.idem_next - st.idem_first >= <uint64_t>st.idem_capacity
@@ -792,7 +798,7 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     pos = idem_find(st, hi, lo)
     if pos >= 0:
         f = idem_entry_at(st, pos)
-        if f.time_ns + OMS_IDEMPOTENCY_TTL_NS > c.time_ns:
+        if key_live(f.time_ns, c.time_ns):
             slot = oid_get(st, f.order_id)
             ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
             if slot >= 0:
