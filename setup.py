@@ -19,6 +19,18 @@ extensions = [
         include_dirs=["cext/oms", numpy.get_include()],
         extra_compile_args=COMPILE_ARGS,
     ),
+    Extension(                       # FIX codec of the gateways
+        "oms._fix",
+        ["cext/oms/_fix.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
+    ),
+    Extension(                       # binary protocol codec of the gateways
+        "oms._binary",
+        ["cext/oms/_binary.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
+    ),
 ]
 
 setup(

@@ -1,0 +1,121 @@
+# The binary protocol, version 1: fixed-layout little-endian frames (docs/protocols.md has
+# every field's offset).  Each frame starts with the same 4-byte header.
+from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
+
+cdef enum:
+    BIN_VERSION = 1
+    BIN_MAX_FRAME = 1024
+
+cdef packed struct FrameHeader:
+    uint16_t length                  # whole frame, header included
+    uint8_t msg_type
+    uint8_t version
+
+# -- client -> server --
+
+cdef packed struct LoginFrame:       # 'L', 64 bytes
+    FrameHeader h
+    char username[16]
+    char password[32]
+    uint32_t heartbeat_ms
+    uint32_t flags
+    uint64_t reserved
+
+cdef packed struct NewOrderFrame:    # 'O', 72 bytes
+    FrameHeader h
+    uint8_t side
+    uint8_t ord_type
+    uint8_t tif
+    uint8_t reserved
+    uint64_t cl_ord_id
+    uint32_t account_id
+    uint32_t symbol_id
+    int64_t qty
+    int64_t price
+    uint64_t idem_hi
+    uint64_t idem_lo
+    uint32_t strategy_id
+    uint32_t reserved2
+    int64_t time_ns                  # 0: stamped at ingress
+
+cdef packed struct CancelFrame:      # 'X', 40 bytes
+    FrameHeader h
+    uint32_t expected_version
+    uint64_t cl_ord_id
+    uint64_t orig_cl_ord_id
+    uint64_t order_id
+    int64_t time_ns
+
+cdef packed struct ReplaceFrame:     # 'U', 56 bytes
+    FrameHeader h
+    uint32_t expected_version
+    uint64_t cl_ord_id
+    uint64_t orig_cl_ord_id
+    uint64_t order_id
+    int64_t price
+    int64_t qty
+    int64_t time_ns
+
+cdef packed struct MassCancelFrame:  # 'M', 40 bytes
+    FrameHeader h
+    uint16_t scope
+    uint8_t side
+    uint8_t reserved
+    uint64_t cl_ord_id
+    uint32_t account_id
+    uint32_t symbol_id
+    uint32_t strategy_id
+    uint32_t reserved2
+    int64_t time_ns
+
+cdef packed struct StatusFrame:      # 'S', 32 bytes
+    FrameHeader h
+    uint32_t reserved
+    uint64_t orig_cl_ord_id
+    uint64_t order_id
+    int64_t time_ns
+
+# -- server -> client --
+
+cdef packed struct ExecFrame:        # 'E', 152 bytes: one engine event
+    FrameHeader h
+    uint8_t kind
+    uint8_t exec_type
+    uint8_t status
+    uint8_t side
+    uint8_t ord_type
+    uint8_t tif
+    uint8_t response_to
+    uint8_t reserved
+    uint16_t reject_code
+    uint16_t reserved2
+    int64_t seq
+    int64_t cmd_seq
+    int64_t time_ns
+    uint32_t account_id
+    uint32_t symbol_id
+    uint32_t version
+    uint32_t strategy_id
+    uint64_t order_id
+    uint64_t cl_ord_id
+    uint64_t orig_cl_ord_id
+    int64_t price
+    int64_t qty
+    int64_t cum_qty
+    int64_t leaves_qty
+    int64_t avg_px
+    int64_t last_px
+    int64_t last_qty
+    uint64_t trade_id
+    uint32_t session_id
+    uint32_t reserved3
+
+cdef packed struct RejectFrame:      # 'R', 88 bytes
+    FrameHeader h
+    uint16_t reason
+    uint8_t ref_msg_type
+    uint8_t reserved
+    uint64_t ref_cl_ord_id
+    uint32_t retry_after_ms
+    uint32_t reserved2
+    char text[64]
