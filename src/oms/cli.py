@@ -1,6 +1,9 @@
 """The `oms` command line.
 
-    oms demo [--quiet]     a scripted trading session on the built-in reference data
+    oms demo [--quiet]     a scripted trading session on the built-in reference data,
+                           through a real `oms serve` and a TCP client
+    oms serve [--config F] the server: FIX 4.2/4.4 and binary gateways in front of the engine
+    oms client ...         interactive order entry against `oms serve`
     oms version            the installed version
     oms replay DIR ...     rebuild, inspect or verify the state a journal records
     oms journal ACTION DIR dump, stats or tail of a journal
@@ -23,8 +26,44 @@ def _version() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from oms.demo import run_demo
-    return run_demo(print, quiet=args.quiet)
+    from oms.config import demo_config
+    from oms.demo import EngineDriver, run_demo
+    config = demo_config()
+    if args.in_process:
+        return run_demo(print, quiet=args.quiet, config=config, driver=EngineDriver(config))
+    from oms.client import TcpDriver
+    return run_demo(print, quiet=args.quiet, config=config, driver=TcpDriver(config))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.hash_password:
+        import getpass
+        from oms.gateway.auth import hash_password
+        print(hash_password(getpass.getpass("password: ")))
+        return 0
+    import msgspec
+    from oms.gateway.config import load_config
+    try:
+        config = load_config(args.config)
+    except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+        print(f"oms serve: bad config {args.config}: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("fix_port", args.fix_port), ("binary_port", args.binary_port),
+                                   ("state_dir", args.state_dir)) if v is not None}
+    if overrides:
+        config = msgspec.convert(msgspec.to_builtins(config) | {
+            "server": msgspec.to_builtins(config.server) | overrides}, type(config))
+    if args.check:
+        print(f"oms serve: {args.config or 'embedded defaults'}: OK "
+              f"({len(config.sessions)} sessions, {len(config.users)} users)")
+        return 0
+    from oms.server import serve
+    return serve(config)
+
+
+def cmd_client(args: argparse.Namespace) -> int:
+    from oms.client_cli import run_client
+    return run_client(args)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -45,7 +84,37 @@ def build_parser() -> argparse.ArgumentParser:
                     "and print every event, the final books and the positions.")
     demo.add_argument("--quiet", "-q", action="store_true",
                       help="print only the final books and positions, not the blotter")
+    demo.add_argument("--in-process", action="store_true",
+                      help="drive the engine directly instead of through oms serve over TCP")
     demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser(
+        "serve", help="run the server: FIX and binary gateways in front of the engine",
+        description="Start the engine and its FIX 4.2/4.4 and binary TCP gateways.  With no "
+                    "--config, the embedded defaults (oms.toml.example spells them out). "
+                    "SIGINT or SIGTERM shut down cleanly.")
+    serve.add_argument("--config", "-c", metavar="FILE", help="TOML configuration")
+    serve.add_argument("--fix-port", type=int, help="override server.fix_port")
+    serve.add_argument("--binary-port", type=int, help="override server.binary_port")
+    serve.add_argument("--state-dir", help="override server.state_dir")
+    serve.add_argument("--check", action="store_true", help="validate the config and exit")
+    serve.add_argument("--hash-password", action="store_true",
+                       help="read a password and print its salted hash for the config")
+    serve.set_defaults(func=cmd_serve)
+
+    client = sub.add_parser(
+        "client", help="interactive order entry against oms serve (binary protocol)",
+        description="Log in to oms serve and enter orders from the terminal: buy, sell, "
+                    "cancel, replace, status, masscancel, watch.  Type `help` once connected.")
+    client.add_argument("--host", default="127.0.0.1")
+    client.add_argument("--port", type=int, default=9879)
+    client.add_argument("--user", default="fund-a")
+    client.add_argument("--password", help="default: prompt")
+    client.add_argument("--account", help="default account name (default: the first of the "
+                                          "reference data the user trades for)")
+    client.add_argument("--config", "-c", metavar="FILE",
+                        help="server config, for symbol and account names (default: embedded)")
+    client.set_defaults(func=cmd_client)
 
     version = sub.add_parser("version", help="print the installed version")
     version.set_defaults(func=cmd_version)

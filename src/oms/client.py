@@ -385,3 +385,99 @@ class FixClient:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's driver over TCP
+# ---------------------------------------------------------------------------------------------
+
+STATUS_PROBE = (1 << 63) - 1     # a ClOrdID no demo order uses: its STATUS answer ends a step
+
+
+class TcpDriver:
+    """Plays `oms demo` actions through a real `oms serve` (started on this process's
+    background thread, on ephemeral localhost ports, journal off) and a binary TCP client:
+    the same `send` / `finish` / `book` / `positions` as `oms.demo.EngineDriver`.
+
+    Every account trades through the demo user's one binary session, which may set command
+    time (the script's times make the output reproducible).  After each action the driver
+    sends a STATUS for an id no order has: its answer arrives after every event of the
+    action, so the events in between are exactly the action's."""
+
+    def __init__(self, config):
+        import io
+        import tempfile
+        from oms.gateway.config import default_config
+        from oms.gateway.log import Log
+        from oms.server import ServerThread
+        self.config = config
+        self.accounts = {a.name: a.account_id for a in config.accounts}
+        self.symbols = {s.name: s.symbol_id for s in config.symbols}
+        self._tmp = tempfile.TemporaryDirectory(prefix="oms-demo-")
+        server_config = default_config(engine=config, fix_port=0, binary_port=0,
+                                       state_dir=self._tmp.name, journal=False)
+        self.log = io.StringIO()
+        self.server = ServerThread(server_config, Log(self.log, "warning")).start()
+        self.client = BinaryClient("127.0.0.1", self.server.binary_port, "demo", "demo").connect()
+        self.next_cl_ord_id = 1001
+        self.current: dict[str, int] = {}
+        self.sent: dict[str, dict] = {}
+        self.unreported: list = []
+
+    def _cl_ord_id(self) -> int:
+        self.next_cl_ord_id += 1
+        return self.next_cl_ord_id - 1
+
+    def send(self, action, time_ns: int) -> np.ndarray:
+        from oms.config import px
+        from oms.demo import Cancel, MassCancel, New, Replace, Resend
+        from oms.layout import EventType, ExecType, MassCancelScope, Side
+        c = self.client
+        new_id = 0
+        if isinstance(action, New):
+            args = dict(symbol=self.symbols[action.symbol], side=Side[action.side], qty=action.qty,
+                        price=0 if action.price is None else px(action.price),
+                        ord_type=OrdType.MARKET if action.price is None else OrdType.LIMIT,
+                        tif=TimeInForce[action.tif], account=self.accounts[action.account],
+                        cl_ord_id=self._cl_ord_id(),
+                        idem_key=uuid.UUID(action.idem_key) if action.idem_key else None)
+            self.sent[action.label] = args
+            self.current[action.label] = args["cl_ord_id"]
+            c.new_order(**args, time_ns=time_ns)
+        elif isinstance(action, Resend):
+            c.new_order(**self.sent[action.label], time_ns=time_ns)
+        elif isinstance(action, Cancel):
+            target = action.order if isinstance(action.order, int) else self.current[action.order]
+            c.cancel(self._cl_ord_id(), orig_cl_ord_id=target, time_ns=time_ns)
+        elif isinstance(action, Replace):
+            new_id = self._cl_ord_id()
+            c.replace(new_id, px(action.price), action.qty,
+                      orig_cl_ord_id=self.current[action.order], time_ns=time_ns)
+        elif isinstance(action, MassCancel):
+            c.mass_cancel(scope=MassCancelScope.ACCOUNT, account=self.accounts[action.account],
+                          time_ns=time_ns)
+        else:
+            raise TypeError(f"unknown demo action {action!r}")
+        c.status(orig_cl_ord_id=STATUS_PROBE, time_ns=time_ns)
+        events = c.wait_for(lambda ev: ev["cl_ord_id"] == STATUS_PROBE, timeout=10)[:-1]
+        if c.rejects:
+            raise ClientError(f"the server rejected a demo frame: {c.rejects}")
+        if isinstance(action, Replace) and any(
+                ev["kind"] == EventType.EXEC_REPORT and ev["exec_type"] == ExecType.REPLACED
+                for ev in events):
+            self.current[action.order] = new_id
+        return events
+
+    def finish(self) -> list:
+        """Stop the client and the server; returns events that answered no action."""
+        self.unreported.extend(self.client.read(0.05))
+        self.client.close()
+        self.server.stop()
+        self._tmp.cleanup()
+        return self.unreported
+
+    def book(self, symbol: str):
+        return self.server.gateway.engine.core.book(self.symbols[symbol])
+
+    def positions(self):
+        return self.server.gateway.engine.positions()

@@ -171,9 +171,9 @@ _DEMO_USERS = {
 _ALL = ["MM-DESK", "FUND-A", "RETAIL-7"]
 
 
-def default_config(**server) -> ServerConfig:
+def default_config(engine: EngineConfig | None = None, **server) -> ServerConfig:
     """The embedded defaults: demo reference data, users and sessions (see oms.toml.example,
-    which spells out the same)."""
+    which spells out the same).  `server` overrides ServerSettings fields."""
     unlimited = RateTier(orders_per_second=0, orders_per_minute=0)
     users = [User(name=n, password_hash=h, tier="unlimited" if n in ("demo", "bench") else "default")
              for n, h in _DEMO_USERS.items()]
@@ -194,6 +194,6 @@ def default_config(**server) -> ServerConfig:
         BinarySessionConfig(session_id=29, user="dropcopy", accounts=_ALL, drop_copy=True),
     ]
     return ServerConfig(server=ServerSettings(**server),
-                        engine=demo_config(max_orders=1 << 20, idem_capacity=1 << 22),
+                        engine=engine or demo_config(max_orders=1 << 20, idem_capacity=1 << 22),
                         rate_limits={"default": RateTier(), "unlimited": unlimited},
                         users=users, sessions=sessions)
