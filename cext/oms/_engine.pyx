@@ -645,6 +645,7 @@ cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
         lv.head = -1
         lv.tail = -1
         lv.count = 0
+        lv._pad = 0             # snapshots copy levels whole: no stale bytes
     lv = &b.levels[i]
     o.next = -1
     o.prev = lv.tail
@@ -1804,8 +1805,6 @@ cdef class Engine:
             self.snapshot_thread.join()
             self.snapshot_thread = None
             self.writer.stop_flusher()
-            # a snapshot at the end makes the next start a load, not a replay
-            self.snapshots.put(self.core.st.cmd_seq, self.core.snapshot())
         self._drain()
         self.core.st.sink.ring = NULL
 
@@ -1814,6 +1813,10 @@ cdef class Engine:
         call; its directory can then be opened again)."""
         self.stop()
         if self.writer is not None:
+            # a snapshot at the end makes the next start a load, not a replay
+            latest = self.snapshots.latest()
+            if latest is None or latest[0] < self.core.st.cmd_seq:
+                self.snapshots.put(self.core.st.cmd_seq, self.core.snapshot())
             self.core.attach_journal(None)
             self.writer.close()
             self.snapshots.close()

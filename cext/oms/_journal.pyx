@@ -223,25 +223,37 @@ class SegmentScan:
                 f"error={self.error_reason!r}@{self.error_offset})")
 
 
-def scan_segment(path, int64_t segment_index=-1):
-    """Read and verify every record of a segment file (compiled: no Python per record)."""
+ARCHIVE_SUFFIX = ".zst"
+
+
+def scan_segment(path, int64_t segment_index=-1, int64_t start=OMS_SEGMENT_HEADER):
+    """Read and verify the records of a segment file from byte `start` on (the first record
+    by default; a record boundary from an earlier scan's `end` to resume).  Archived segments
+    (zstd-compressed, `.seg.zst`) read the same.  Compiled: no Python per record."""
     path = os.fspath(path)
+    if path.endswith(ARCHIVE_SUFFIX):
+        import zstandard
+        with open(path, "rb") as fh:
+            data = zstandard.ZstdDecompressor().stream_reader(fh).read()
+        if len(data) < OMS_SEGMENT_HEADER:
+            raise JournalError(f"{path}: archive holds {len(data)} bytes, no segment header")
+        return _scan(path, segment_index, data, len(data), start)
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size < OMS_SEGMENT_HEADER:
             raise JournalError(f"{path}: {size} bytes, shorter than a segment header")
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        return _scan(path, segment_index, mm, size)
+        return _scan(path, segment_index, mm, size, start)
     finally:
         mm.close()
 
 
-cdef object _scan(object path, int64_t segment_index, object mm, int64_t size):
+cdef object _scan(object path, int64_t segment_index, object mm, int64_t size, int64_t start):
     cdef const uint8_t[::1] view = mm
     cdef const uint8_t *base = &view[0]
     cdef int64_t cmd_len = COMMAND_DTYPE.itemsize, ev_len = EVENT_DTYPE.itemsize
-    cdef int64_t off = OMS_SEGMENT_HEADER, r, n_cmd = 0, n_ev = 0, n = 0
+    cdef int64_t off = start, r, n_cmd = 0, n_ev = 0, n = 0
     cdef int64_t err_off = -1, err_code = 0, probe
     cdef bint valid_after = False
     cdef uint32_t version
@@ -284,10 +296,12 @@ cdef object _scan(object path, int64_t segment_index, object mm, int64_t size):
     cdef uint8_t[::1] ev = events.view(np.uint8) if n_ev else np.empty(1, np.uint8)
     cdef uint8_t[::1] kv = kinds if n else np.empty(1, np.uint8)
     cdef int64_t[::1] ov = offsets if n else np.empty(1, np.int64)
-    cdef int64_t i = 0, ic = 0, ie = 0, end = OMS_SEGMENT_HEADER
+    cdef int64_t i = 0, ic = 0, ie = 0, end = start
     cdef uint32_t length
+    if start < OMS_SEGMENT_HEADER or start % 8:
+        raise JournalError(f"{path}: scan start {start} is not a record boundary")
     with nogil:
-        off = OMS_SEGMENT_HEADER
+        off = start
         while i < n:
             memcpy(&length, base + off, 4)
             memcpy(&rtype, base + off + 4, 2)

@@ -169,7 +169,7 @@ cdef struct Command:
     uint32_t strategy_id
     uint16_t admin_op
     uint16_t flags
-    uint8_t _reserved[56]
+    uint8_t _reserved[60]
 
 cdef struct Event:
     int64_t seq
@@ -198,6 +198,7 @@ cdef struct Event:
     int64_t last_qty
     uint64_t trade_id
     uint8_t response_to
+    uint8_t _pad0[3]
     uint32_t strategy_id
     uint8_t _reserved[48]
 
@@ -241,7 +242,7 @@ cdef struct SymbolRef:
     int64_t close_sec
     uint8_t defined
     uint8_t halted
-    uint8_t _reserved[56]
+    uint8_t _reserved[62]
 
 cdef struct Account:
     int64_t credit_limit
@@ -254,7 +255,7 @@ cdef struct Account:
     int64_t position_cost
     uint8_t defined
     uint8_t enabled
-    uint8_t _reserved[56]
+    uint8_t _reserved[62]
 
 cdef struct Position:
     int64_t net_qty

@@ -4,6 +4,9 @@
     oms journal dump DIR [--json] [--limit N] [--from-seq N]
     oms journal stats DIR
     oms journal tail DIR [-n N] [--json]
+    oms journal archive DIR [--keep-plain N] [--delete-older-than-days D]
+    oms journal index DIR
+    oms journal history DIR (--order-id N | --cl-ord-id N [--session S] | --account A | --symbol S)
 """
 
 from __future__ import annotations
@@ -267,6 +270,62 @@ def cmd_journal_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_journal_archive(args: argparse.Namespace) -> int:
+    from oms.journal import JournalError, archive
+    try:
+        actions = archive(args.directory, keep_plain=args.keep_plain, level=args.level,
+                          delete_older_than_days=args.delete_older_than_days)
+    except JournalError as exc:
+        print(f"oms journal archive: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(actions) if actions else "nothing to archive")
+    return 0
+
+
+def cmd_journal_index(args: argparse.Namespace) -> int:
+    from oms.history import HistoryIndex
+    index = HistoryIndex(args.directory)
+    try:
+        n = index.update()
+    finally:
+        index.close()
+    print(f"indexed {n:,} events")
+    return 0
+
+
+def cmd_journal_history(args: argparse.Namespace) -> int:
+    from oms.history import HistoryIndex
+    from oms.journal import read_config
+    config = read_config(args.directory)
+    index = HistoryIndex(args.directory)
+    try:
+        index.update()
+        if args.order_id is not None:
+            order_ids = [args.order_id]
+        elif args.cl_ord_id is not None:
+            order_ids = index.find_cl_ord_id(args.session, args.cl_ord_id)
+        else:
+            account = _account_id(config, args.account) if args.account else None
+            symbol = _symbol_id(config, args.symbol) if args.symbol else None
+            order_ids = index.closed_orders(account_id=account, symbol_id=symbol)
+            if args.limit is not None:
+                order_ids = order_ids[-args.limit:]
+        if not order_ids:
+            print("no such order in the history index")
+            return 1
+        for oid in order_ids:
+            events = index.order_events(oid)
+            print(f"order {oid}: {len(events)} event(s)")
+            for ev in events:
+                if args.json:
+                    print(json.dumps(_record_dict(ev, EVENT_DTYPE)))
+                else:
+                    print("  " + format_event(ev, config))
+    finally:
+        index.close()
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register `replay` and `journal` on the `oms` command's subparsers."""
     rp = sub.add_parser(
@@ -310,3 +369,26 @@ def add_commands(sub) -> None:
     tail.add_argument("-n", type=int, default=20, help="how many records (default 20)")
     tail.add_argument("--json", action="store_true", help="JSON lines")
     tail.set_defaults(func=cmd_journal_tail)
+    arch = jsub.add_parser("archive", help="compress closed segments (zstd); optional "
+                                           "deletion of old archives covered by a snapshot")
+    arch.add_argument("directory")
+    arch.add_argument("--keep-plain", type=int, default=2,
+                      help="newest segments left uncompressed (default 2, at least 1)")
+    arch.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
+    arch.add_argument("--delete-older-than-days", type=float,
+                      help="delete archives created before this many days ago, if the newest "
+                           "snapshot covers them")
+    arch.set_defaults(func=cmd_journal_archive)
+    idx = jsub.add_parser("index", help="bring the order-history index (LMDB) up to date")
+    idx.add_argument("directory")
+    idx.set_defaults(func=cmd_journal_index)
+    hist = jsub.add_parser("history", help="a past order's events, from the history index")
+    hist.add_argument("directory")
+    hist.add_argument("--order-id", type=int)
+    hist.add_argument("--cl-ord-id", type=int)
+    hist.add_argument("--session", type=int, default=0, help="session of --cl-ord-id")
+    hist.add_argument("--account", help="closed orders of this account (name or id)")
+    hist.add_argument("--symbol", help="closed orders of this symbol (name or id)")
+    hist.add_argument("--limit", type=int, default=20, help="newest N orders (default 20)")
+    hist.add_argument("--json", action="store_true", help="events as JSON lines")
+    hist.set_defaults(func=cmd_journal_history)

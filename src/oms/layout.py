@@ -127,9 +127,9 @@ class MassCancelScope(enum.IntFlag):
 
 
 # ---------------------------------------------------------------------------------------------
-# Records.  (field, C type).  Fields are naturally aligned (numpy's align=True follows the same
-# C ABI rule as the compiler), and each record ends in a `_reserved` byte array that pads it to
-# a multiple of 64 bytes: whole cache lines, and room for later fields without a new size.
+# Records.  (field, C type).  `physical_fields` lays each out with natural alignment, explicit
+# pad fields and a `_reserved` tail to a multiple of 64 bytes: whole cache lines, and room for
+# later fields without a new size.
 # ---------------------------------------------------------------------------------------------
 
 _C_TO_NUMPY = {
@@ -273,17 +273,40 @@ ENUMS = [CommandType, Side, OrdType, TimeInForce, OrdStatus, EventType, ExecType
          CxlRejResponseTo, AdminOp, MassCancelScope]
 
 
-def _reserved_bytes(fields) -> int:
-    natural = np.dtype([(n, _C_TO_NUMPY[c]) for n, c in fields], align=True).itemsize
-    return -natural % 64
+_C_SIZES = {"int64_t": 8, "uint64_t": 8, "int32_t": 4, "uint32_t": 4, "uint16_t": 2,
+            "uint8_t": 1}
+
+
+def physical_fields(fields) -> list[tuple[str, str, int]]:
+    """The record as laid out in memory: (name, C type, array length or 0), with explicit
+    `_padN` byte arrays wherever alignment needs a gap and a `_reserved` tail up to a
+    multiple of 64 bytes.  No padding is left implicit: the C standard lets a compiler
+    store garbage into padding bytes when it writes a neighbouring member (GCC does, with
+    wide stores), and the journal checksums and replay compares whole records."""
+    out, offset, pads = [], 0, 0
+    for name, ctype in fields:
+        size = _C_SIZES[ctype]
+        gap = -offset % size
+        if gap:
+            out.append((f"_pad{pads}", "uint8_t", gap))
+            pads += 1
+            offset += gap
+        out.append((name, ctype, 0))
+        offset += size
+    tail = -offset % 64
+    if tail:
+        out.append(("_reserved", "uint8_t", tail))
+    return out
 
 
 def _dtype(fields) -> np.dtype:
-    spec = [(name, _C_TO_NUMPY[ctype]) for name, ctype in fields]
-    reserved = _reserved_bytes(fields)
-    if reserved:
-        spec.append(("_reserved", "u1", (reserved,)))
-    return np.dtype(spec, align=True)
+    spec = []
+    for name, ctype, count in physical_fields(fields):
+        spec.append((name, "u1", (count,)) if count else (name, _C_TO_NUMPY[ctype]))
+    dtype = np.dtype(spec)           # packed: every gap is an explicit field
+    if dtype.itemsize % 64:
+        raise AssertionError(f"record of {dtype.itemsize} bytes is not whole cache lines")
+    return dtype
 
 
 COMMAND_DTYPE = _dtype(COMMAND_FIELDS)
@@ -338,11 +361,8 @@ def generate_pxd() -> str:
         lines.append("")
     for name, fields in STRUCTS.items():
         lines.append(f"cdef struct {name}:")
-        for fname, ctype in fields:
-            lines.append(f"    {ctype} {fname}")
-        reserved = _reserved_bytes(fields)
-        if reserved:
-            lines.append(f"    uint8_t _reserved[{reserved}]")
+        for fname, ctype, count in physical_fields(fields):
+            lines.append(f"    {ctype} {fname}[{count}]" if count else f"    {ctype} {fname}")
         lines.append("")
     return "\n".join(lines)
 
