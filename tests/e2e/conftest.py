@@ -115,13 +115,14 @@ class Server:
 
     def start(self) -> "Server":
         self.log = open(self.log_path, "ab")
+        offset = self.log.tell()
         self.proc = subprocess.Popen([sys.executable, "-m", "oms.cli", "serve", "--config",
                                       str(self.config)], stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"oms serve exited: {self.log_path.read_text()}")
-            if b"event=listening" in self.log_path.read_bytes():
+            if b"event=listening" in self.log_path.read_bytes()[offset:]:
                 return self
             time.sleep(0.02)
         raise RuntimeError("oms serve did not start")
