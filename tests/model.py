@@ -414,7 +414,7 @@ class ReferenceModel:
         o["version"] += 1
         o["updated_ns"] = t
         if o["leaves_qty"] == 0:
-            self._become_terminal(o, ST_FILLED)
+            o["status"] = ST_FILLED     # joins the closed FIFO in _match
         else:
             o["status"] = ST_PARTIAL
             self._reserve(o)
@@ -465,6 +465,12 @@ class ReferenceModel:
             self.next_trade_id += 1
             self._apply_fill(o, q, px, t)
             self._apply_fill(r, q, px, t)
+            # When one match fills both, the aggressor becomes terminal first (so it is the
+            # older terminal order, evicted first), as everything else in a match is done
+            # "aggressor first".  docs/engine.md does not say it in so many words.
+            for x in (o, r):
+                if x["leaves_qty"] == 0:
+                    self._become_terminal(x, ST_FILLED)
             s["ref_price"] = px
             self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(o),
                        last_px=px, last_qty=q, trade_id=trade_id)
@@ -604,7 +610,10 @@ class ReferenceModel:
         self.next_order_id += 1
         o = dict.fromkeys(ORDER_NAMES, 0)
         o.update(
-            order_id=oid, cl_ord_id=c["cl_ord_id"], orig_cl_ord_id=c["orig_cl_ord_id"],
+            # "ids": cl_ord_id, session, account, symbol.  A new order has no original
+            # ClOrdID: orig_cl_ord_id = 0 whatever the command carries (docs/engine.md only
+            # says "ids"; the engine reads it this way too).
+            order_id=oid, cl_ord_id=c["cl_ord_id"], orig_cl_ord_id=0,
             price=c["price"], stop_price=c["stop_price"], qty=c["qty"], cum_qty=0,
             leaves_qty=c["qty"], cum_notional=0, display_qty=c["display_qty"],
             min_qty=c["min_qty"], expire_time_ns=c["expire_time_ns"], created_ns=t,

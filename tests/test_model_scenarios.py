@@ -142,7 +142,8 @@ def test_partial_fill_and_price_time_priority():
     assert m.orders()[1]["reserved_notional"] == 2 * 10_100
     # aggressor larger than the book: remainder rests
     evs = m.process(new(5, side=1, price=10_100, qty=5, session=2))
-    assert evs[-1]["status"] == S.PARTIALLY_FILLED and evs[-1]["order_id"] == 1 or True
+    assert [(e["exec_type"], e["order_id"], e["status"]) for e in evs] == [
+        (X.NEW, 5, S.ACCEPTED), (X.TRADE, 5, S.PARTIALLY_FILLED), (X.TRADE, 1, S.FILLED)]
     assert m.book(0) == ([(10_100, 3, [5])], [])
     assert m.orders()[5]["status"] == S.PARTIALLY_FILLED
     assert m.orders()[5]["reserved_notional"] == 3 * 10_100
@@ -340,9 +341,10 @@ def test_eviction_with_tiny_store():
 def test_eviction_order_when_both_fill():
     m = make(max_orders=3)
     m.process(new(1, side=2, price=10_000, qty=1))
-    m.process(new(2, side=1, price=10_000, qty=1, session=2))    # both filled, 2 first
+    m.process(new(2, side=1, price=10_000, qty=1, session=2))    # both filled
     m.process(new(3, side=1, price=9_000, qty=1))
-    m.process(new(4, side=1, price=9_100, qty=1))                # evicts the aggressor (2)
+    # one match fills both: the aggressor (2) became terminal first and is evicted first
+    m.process(new(4, side=1, price=9_100, qty=1))
     assert set(m.orders()) == {1, 3, 4}
 
 
@@ -418,12 +420,12 @@ def test_risk_codes():
     assert one(m.process(new(2, qty=6)))["reject_code"] == R.RISK_CREDIT_LIMIT  # 110k
     m = make(accounts=[tight, AccountConfig(1, "Y")])
     for cl in (1, 2, 3, 4):
-        m.process(new(cl, qty=5, side=1, price=2_000, symbol=1))
-    assert one(m.process(new(5, qty=1, side=1, price=2_000, symbol=1)))["reject_code"] == \
+        m.process(new(cl, qty=5, side=1, price=1_000, symbol=1))
+    assert one(m.process(new(5, qty=1, side=1, price=1_000, symbol=1)))["reject_code"] == \
         R.RISK_POSITION_LIMIT
     # sells count against the same limit: open_sell + qty - net
-    assert one(m.process(new(5, qty=20, side=2, price=2_000, symbol=1)))["exec_type"] == X.NEW
-    assert one(m.process(new(6, qty=1, side=2, price=2_000, symbol=1)))["reject_code"] == \
+    assert one(m.process(new(5, qty=20, side=2, price=1_500, symbol=1)))["exec_type"] == X.NEW
+    assert one(m.process(new(6, qty=1, side=2, price=1_500, symbol=1)))["reject_code"] == \
         R.RISK_POSITION_LIMIT
     tight2 = AccountConfig(0, "T", credit_limit=200_000, max_order_notional=100_000,
                            max_position=20, gross_limit=150_000, concentration_pct=50)
@@ -453,23 +455,36 @@ def test_replace_risk_without_own_reservation():
 
 def test_positions_flip_and_realized_pnl():
     m = make()
-    m.process(new(1, side=2, price=10_000, qty=10, account=1))
+    m.process(new(1, side=2, price=10_000, qty=4, account=1, session=2))
     m.process(new(2, side=1, price=10_000, qty=4))           # long 4 @ 10_000
     m.process(new(3, side=1, price=10_200, qty=10, account=1, session=2))
-    m.process(new(4, side=2, price=10_200, qty=6))           # sell 6 @ 10_200: flat, short 2
+    m.process(new(4, side=2, price=10_200, qty=6))           # sell 6 @ 10_200: short 2
     p = m.positions()[(0, 0)]
     assert p["realized_pnl"] == 200 * 4 and p["net_qty"] == -2 and p["avg_px"] == 10_200
     assert p["bought_qty"] == 4 and p["sold_qty"] == 6
     assert m.accounts()[0]["position_cost"] == 2 * 10_200
-    m.process(new(5, side=2, price=10_200, qty=1))           # rests (bid 10_200 has 4 left?)
-    # account 1 bought 6 @10_200 of 10 -> 4 left on the bid; order 5 trades 1 there
+    m.process(new(5, side=2, price=10_200, qty=1))           # trades with the rest of 3
     p = m.positions()[(0, 0)]
     assert p["net_qty"] == -3 and p["avg_px"] == 10_200
+    m.process(cancel(orig=3, session=2))
     m.process(new(6, side=2, price=10_000, qty=3, account=1, session=2))
-    m.process(new(7, side=1, price=10_000, qty=2))           # buy 2 back at 10_000 (resting)
+    m.process(new(7, side=1, price=10_000, qty=2))           # buy 2 back at 10_000
     p = m.positions()[(0, 0)]
-    assert p["net_qty"] == -1 and p["realized_pnl"] == 800 + (10_000 - 10_200) * 2 * -1
+    assert p["net_qty"] == -1 and p["realized_pnl"] == 800 + 400 and p["avg_px"] == 10_200
     assert m.accounts()[0]["position_cost"] == 10_200
+    p1 = m.positions()[(1, 0)]          # account 1: short 4 @ 10_000, bought 7 @ 10_200, sold 2
+    assert p1["bought_qty"] == 7 and p1["sold_qty"] == 6
+    # short 4 @ 10_000; buy 6 @ 10_200 closes 4 (pnl -800) and opens long 2 @ 10_200;
+    # buy 1 @ 10_200: long 3 @ 10_200; sell 2 @ 10_000: pnl -400, long 1 @ 10_200
+    assert p1["realized_pnl"] == -800 - 400 and p1["net_qty"] == 1 and p1["avg_px"] == 10_200
+    # averaging: buy more at another price
+    m.process(new(8, side=2, price=9_000, qty=1, account=1, session=2))
+    m.process(new(9, side=1, price=9_000, qty=3, account=1, session=2))  # 1 @ 9_000 + rest
+    p1 = m.positions()[(1, 0)]
+    # self-trade, aggressor (buy) first: long 2 @ (10_200 + 9_000) // 2, then sell 1 at 9_000
+    assert p1["net_qty"] == 1 and p1["avg_px"] == 9_600
+    assert p1["realized_pnl"] == -1200 + (9_000 - 9_600)
+    assert m.book(0) == ([(9_000, 2, [9])], [(10_000, 1, [6])])
 
 
 def test_mass_cancel_and_kill_switch():
@@ -507,7 +522,7 @@ def test_admin_ops():
                                   close_sec=7200, defined=1, halted=0)
     bad = [dict(symbol_id=4), dict(price=0), dict(qty=0), dict(min_qty=0),
            dict(min_qty=600), dict(display_qty=10**8 + 1), dict(stop_price=-1),
-           dict(stop_price=10**10 + 1), dict(expire_time_ns=10_001), dict(order_id=7200),
+           dict(stop_price=10**10 + 1), dict(expire_time_ns=10_001), dict(order_id=86_400),
            dict(orig_cl_ord_id=86_401)]
     base = dict(symbol_id=2, price=50, qty=5, min_qty=5, display_qty=500, stop_price=0,
                 expire_time_ns=0, order_id=0, orig_cl_ord_id=86_400)
