@@ -79,6 +79,7 @@ output_buffer_limit = 268435456
 max_orders = 2097152
 idem_capacity = 4194304
 prefault = true
+snapshot_every_events = {0 if journal == 'off' else 100000}
 input_ring = 65536
 output_ring = 262144
 wait_strategy = "{wait}"

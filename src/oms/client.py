@@ -182,7 +182,7 @@ class BinaryClient:
                     cl_ord_id=cl, retry_after_ms=retry, text=text.rstrip(b"\0").decode())
 
     def read(self, timeout: float = 0.0) -> np.ndarray:
-        """Events that arrive within `timeout` (at least what is already buffered)."""
+        """What is buffered, or else the first events that arrive within `timeout`."""
         deadline = time.monotonic() + timeout
         out = [self.backlog] if len(self.backlog) else []
         self.backlog = self.backlog[:0]
@@ -206,7 +206,7 @@ class BinaryClient:
             del self.buf[:pos]
             if status == _binary.BATCH_FULL:
                 continue
-            if out and timeout == 0:
+            if out:
                 break
             try:
                 if not _recv_into(self.sock, self.buf, deadline - time.monotonic()):
@@ -332,7 +332,8 @@ class FixClient:
         self.sock.sendall(data)
 
     def read(self, timeout: float = 0.0) -> list[FixMessage]:
-        """Messages that arrive within `timeout`.  TestRequests are answered."""
+        """What is buffered, or else the first messages that arrive within `timeout`.
+        TestRequests are answered."""
         deadline = time.monotonic() + timeout
         out = []
         while True:
@@ -346,7 +347,7 @@ class FixClient:
                 if msg.msg_type == "1" and self.answer_test_requests:
                     self.send("0", [(112, msg.get(112, ""))])
             del self.buf[:consumed]
-            if out and timeout == 0:
+            if out:
                 break
             try:
                 if not _recv_into(self.sock, self.buf, deadline - time.monotonic()):

@@ -44,7 +44,10 @@ async def _serve(config: ServerConfig, log: Log, ready=None, stop_event=None) ->
 
 
 def serve(config: ServerConfig, log: Log | None = None) -> int:
-    """Run until SIGINT or SIGTERM; returns the exit code."""
+    """Run until SIGINT or SIGTERM; returns the exit code.  SIGUSR1 dumps every thread's
+    stack to standard error (a stuck server explains itself)."""
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     log = log or open_log(config)
     try:
         uvloop.run(_serve(config, log))

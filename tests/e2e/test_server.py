@@ -195,3 +195,11 @@ def test_embedded_defaults_check():
     proc = subprocess.run([sys.executable, "-m", "oms.cli", "serve", "--check"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "OK" in proc.stdout
+
+
+def test_example_config_is_the_embedded_default():
+    import msgspec
+    from pathlib import Path
+    from oms.gateway.config import default_config, load_config
+    example = Path(__file__).parents[2] / "oms.toml.example"
+    assert msgspec.to_builtins(load_config(example)) == msgspec.to_builtins(default_config())

@@ -98,6 +98,9 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.server.journal and self.engine.journal_dir is None:
             self.engine = msgspec.structs.replace(self.engine, journal_dir=self.server.state_dir)
+        elif self.engine.journal_dir is None:
+            # no journal, so nothing would store a snapshot: do not take any
+            self.engine = msgspec.structs.replace(self.engine, snapshot_every_events=0)
 
         def fail(msg: str, path: str):
             raise msgspec.ValidationError(f"{msg} - at `$.{path}`")
