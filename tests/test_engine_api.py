@@ -182,7 +182,7 @@ def test_rejected_order_is_an_event_not_an_exception(engine):
     ev = engine.wait(seq, timeout=WAIT)[0]
     assert fields(ev, "exec_type", "status", "reject_code") == (X.REJECTED, S.REJECTED,
                                                                 R.INVALID_QTY)
-    for kw in (dict(price=PX + 1), dict(account=6), dict(tif=TimeInForce.FOK),
+    for kw in (dict(price=PX + 1), dict(account=6), dict(tif=TimeInForce.AT_OPEN),
                dict(ord_type=OrdType.STOP)):
         args = dict(symbol="AAA", side=BUY, qty=1, price=PX, time_ns=T0)
         args.update(kw)

@@ -26,7 +26,7 @@ DTYPES = {
 }
 
 # Enums whose zero is a meaningful value: "no filter" and "no reject".
-ZERO_ALLOWED = {layout.MassCancelScope, RejectCode}
+ZERO_ALLOWED = {layout.MassCancelScope, layout.ExecInst, RejectCode}
 ALL_ENUMS = layout.ENUMS + [RejectCode]
 
 

@@ -105,6 +105,12 @@ cdef struct State:
     IdemFifoEntry *idem_fifo
     uint64_t idem_first    # insertion number at the FIFO head
     uint64_t idem_next     # next insertion number
+    # the OMS's held (untriggered stop-family) orders: a list per symbol, in order id order
+    int32_t *held_head
+    int32_t *held_tail
+    int32_t in_trigger_check
+    uint64_t next_priority
+    int64_t last_timer_ns
     # books: [symbol * 2 + 0] bids, [symbol * 2 + 1] asks
     BookSide *books
     Level *level_pool

@@ -477,7 +477,7 @@ cdef void usage_add(State *st, Order *o, int64_t sign) noexcept nogil:
 
 cdef inline void reserve(State *st, Order *o) noexcept nogil:
     """Recompute and add the reservation of an order whose leaves or price just changed."""
-    o.reserved_notional = o.leaves_qty * o.price
+    o.reserved_notional = o.leaves_qty * o.risk_px
     usage_add(st, o, 1)
 
 cdef void position_fill(State *st, Order *o, int64_t q, int64_t px) noexcept nogil:
@@ -548,6 +548,21 @@ cdef uint16_t risk_check(State *st, uint32_t account_id, uint32_t symbol_id, uin
 # -- VALIDATION --
 # ============================================================================================
 
+cdef inline bint is_priced(uint8_t t) noexcept nogil:
+    """Carries a limit price."""
+    return (t == ORD_TYPE_LIMIT or t == ORD_TYPE_STOP_LIMIT
+            or t == ORD_TYPE_LIMIT_IF_TOUCHED)
+
+cdef inline bint is_stop_family(uint8_t t) noexcept nogil:
+    """Held by the OMS until its trigger price is reached."""
+    return t >= ORD_TYPE_STOP and t <= ORD_TYPE_TRAILING_STOP
+
+cdef inline bint has_stop_price(uint8_t t) noexcept nogil:
+    return t >= ORD_TYPE_STOP and t <= ORD_TYPE_LIMIT_IF_TOUCHED
+
+cdef inline bint is_immediate(uint8_t tif) noexcept nogil:
+    return tif == TIME_IN_FORCE_IOC or tif == TIME_IN_FORCE_FOK
+
 cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
     if c.cl_ord_id == 0:
         return REJECT_CODE_MISSING_CL_ORD_ID
@@ -555,36 +570,69 @@ cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
         return REJECT_CODE_INVALID_SIDE
     if c.ord_type < ORD_TYPE_MARKET or c.ord_type > ORD_TYPE_TRAILING_STOP:
         return REJECT_CODE_INVALID_ORD_TYPE
-    if c.ord_type != ORD_TYPE_MARKET and c.ord_type != ORD_TYPE_LIMIT:
-        return REJECT_CODE_UNSUPPORTED_ORD_TYPE
     if c.tif < TIME_IN_FORCE_DAY or c.tif > TIME_IN_FORCE_AT_CLOSE:
         return REJECT_CODE_INVALID_TIF
-    if c.tif != TIME_IN_FORCE_DAY and c.tif != TIME_IN_FORCE_GTC and c.tif != TIME_IN_FORCE_IOC:
+    if c.tif == TIME_IN_FORCE_AT_OPEN or c.tif == TIME_IN_FORCE_AT_CLOSE:
         return REJECT_CODE_UNSUPPORTED_TIF
     if c.qty < 1 or c.qty > OMS_MAX_QTY:
         return REJECT_CODE_INVALID_QTY
-    if c.ord_type == ORD_TYPE_LIMIT:
+    if is_priced(c.ord_type):
         if c.price < 1 or c.price > OMS_MAX_PRICE:
             return REJECT_CODE_INVALID_PRICE
     elif c.price != 0:
         return REJECT_CODE_INVALID_PRICE
+    if has_stop_price(c.ord_type):
+        if c.stop_price < 1 or c.stop_price > OMS_MAX_PRICE:
+            return REJECT_CODE_INVALID_STOP_PRICE
+    elif c.stop_price != 0:
+        return REJECT_CODE_INVALID_STOP_PRICE
+    if c.ord_type == ORD_TYPE_TRAILING_STOP:
+        if not ((1 <= c.trail_amount <= OMS_MAX_PRICE and c.trail_bps == 0)
+                or (c.trail_amount == 0 and 1 <= c.trail_bps <= 10000)):
+            return REJECT_CODE_INVALID_TRAIL
+    elif c.trail_amount != 0 or c.trail_bps != 0:
+        return REJECT_CODE_INVALID_TRAIL
+    if c.display_qty != 0 and not (1 <= c.display_qty < c.qty and is_priced(c.ord_type)
+                                   and not is_immediate(c.tif)):
+        return REJECT_CODE_INVALID_DISPLAY_QTY
+    if c.min_qty < 0 or c.min_qty > c.qty:
+        return REJECT_CODE_INVALID_MIN_QTY
+    if c.tif == TIME_IN_FORCE_GTD:
+        if c.expire_time_ns <= c.time_ns:
+            return REJECT_CODE_INVALID_EXPIRE_TIME
+    elif c.expire_time_ns != 0:
+        return REJECT_CODE_INVALID_EXPIRE_TIME
+    if c.exec_inst & ~EXEC_INST_POST_ONLY:
+        return REJECT_CODE_INVALID_EXEC_INST
+    if (c.exec_inst & EXEC_INST_POST_ONLY) and (c.ord_type != ORD_TYPE_LIMIT
+                                                or is_immediate(c.tif)):
+        return REJECT_CODE_INVALID_EXEC_INST
     if c.account_id >= st.max_accounts or not st.accounts[c.account_id].defined:
         return REJECT_CODE_UNKNOWN_ACCOUNT
     if c.symbol_id >= st.max_symbols or not st.symbols[c.symbol_id].defined:
         return REJECT_CODE_UNKNOWN_SYMBOL
     return 0
 
-cdef uint16_t semantic_check(SymbolRef *s, uint8_t ord_type, int64_t price,
-                             int64_t qty) noexcept nogil:
-    if ord_type == ORD_TYPE_LIMIT and price % s.tick_size != 0:
+cdef uint16_t semantic_check(SymbolRef *s, uint8_t ord_type, int64_t price, int64_t qty,
+                             int64_t stop_price, int64_t trail_amount, int64_t display_qty,
+                             int64_t min_qty) noexcept nogil:
+    if is_priced(ord_type) and price % s.tick_size != 0:
+        return REJECT_CODE_PRICE_NOT_ON_TICK
+    if stop_price != 0 and stop_price % s.tick_size != 0:
+        return REJECT_CODE_PRICE_NOT_ON_TICK
+    if trail_amount != 0 and trail_amount % s.tick_size != 0:
         return REJECT_CODE_PRICE_NOT_ON_TICK
     if qty % s.lot_size != 0:
+        return REJECT_CODE_QTY_NOT_ON_LOT
+    if display_qty != 0 and display_qty % s.lot_size != 0:
+        return REJECT_CODE_QTY_NOT_ON_LOT
+    if min_qty != 0 and min_qty % s.lot_size != 0:
         return REJECT_CODE_QTY_NOT_ON_LOT
     if qty < s.min_qty:
         return REJECT_CODE_QTY_BELOW_MIN
     if qty > s.max_qty:
         return REJECT_CODE_QTY_ABOVE_MAX
-    if ord_type == ORD_TYPE_LIMIT:
+    if is_priced(ord_type):
         if (s.collar_bps > 0 and s.ref_price > 0
                 and iabs(price - s.ref_price) * 10000 > s.ref_price * s.collar_bps):
             return REJECT_CODE_PRICE_OUTSIDE_COLLAR
@@ -627,8 +675,40 @@ cdef int32_t level_search(BookSide *b, int64_t price) noexcept nogil:
         return lo
     return -lo - 1
 
+cdef void level_insert(State *st, Level *lv, int32_t slot) noexcept nogil:
+    """Link the order into the level after every order of lower priority (new orders have
+    the highest priority number, so this is an append unless a replace kept an old one)."""
+    cdef Order *o = &st.orders[slot]
+    cdef int32_t after = lv.tail
+    while after >= 0 and st.orders[after].priority > o.priority:
+        after = st.orders[after].prev
+    o.prev = after
+    if after >= 0:
+        o.next = st.orders[after].next
+        st.orders[after].next = slot
+    else:
+        o.next = lv.head
+        lv.head = slot
+    if o.next >= 0:
+        st.orders[o.next].prev = slot
+    else:
+        lv.tail = slot
+
+cdef void level_detach(State *st, Level *lv, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    if o.prev >= 0:
+        st.orders[o.prev].next = o.next
+    else:
+        lv.head = o.next
+    if o.next >= 0:
+        st.orders[o.next].prev = o.prev
+    else:
+        lv.tail = o.prev
+    o.prev = -1
+    o.next = -1
+
 cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
-    """Append the order at the tail of its price level; False if the side has no room."""
+    """Put the order into its price level by priority; False if the side has no room."""
     cdef Order *o = &st.orders[slot]
     cdef BookSide *b = book_side(st, o.symbol_id, o.side)
     cdef int32_t i = level_search(b, o.price)
@@ -647,13 +727,9 @@ cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
         lv.count = 0
         lv._pad = 0             # snapshots copy levels whole: no stale bytes
     lv = &b.levels[i]
-    o.next = -1
-    o.prev = lv.tail
-    if lv.tail >= 0:
-        st.orders[lv.tail].next = slot
-    else:
-        lv.head = slot
-    lv.tail = slot
+    if o.display_qty > 0:
+        o.display_leaves = o.display_qty if o.display_qty < o.leaves_qty else o.leaves_qty
+    level_insert(st, lv, slot)
     lv.count += 1
     lv.qty += o.leaves_qty
     return True
@@ -661,18 +737,8 @@ cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
 cdef void book_unlink(State *st, BookSide *b, int32_t li, int32_t slot,
                       int64_t qty) noexcept nogil:
     """Take the order out of level `li` (whose qty it held `qty` of); drop an empty level."""
-    cdef Order *o = &st.orders[slot]
     cdef Level *lv = &b.levels[li]
-    if o.prev >= 0:
-        st.orders[o.prev].next = o.next
-    else:
-        lv.head = o.next
-    if o.next >= 0:
-        st.orders[o.next].prev = o.prev
-    else:
-        lv.tail = o.prev
-    o.prev = -1
-    o.next = -1
+    level_detach(st, lv, slot)
     lv.count -= 1
     lv.qty -= qty
     if lv.count == 0:
@@ -685,6 +751,42 @@ cdef void book_remove(State *st, int32_t slot) noexcept nogil:
     cdef int32_t li = level_search(b, o.price)
     if li >= 0:
         book_unlink(st, b, li, slot, o.leaves_qty)
+
+# -- the OMS's held orders (untriggered stop family), a list per symbol in order id order --
+
+cdef void held_append(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef uint32_t sym = o.symbol_id
+    o.held = 1
+    o.next = -1
+    o.prev = st.held_tail[sym]
+    if o.prev >= 0:
+        st.orders[o.prev].next = slot
+    else:
+        st.held_head[sym] = slot
+    st.held_tail[sym] = slot
+
+cdef void held_unlink(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef uint32_t sym = o.symbol_id
+    if o.prev >= 0:
+        st.orders[o.prev].next = o.next
+    else:
+        st.held_head[sym] = o.next
+    if o.next >= 0:
+        st.orders[o.next].prev = o.prev
+    else:
+        st.held_tail[sym] = o.prev
+    o.prev = -1
+    o.next = -1
+    o.held = 0
+
+cdef inline void unlink_order(State *st, int32_t slot) noexcept nogil:
+    """Out of wherever a live order sits: the OMS's held set or the venue's book."""
+    if st.orders[slot].held:
+        held_unlink(st, slot)
+    else:
+        book_remove(st, slot)
 
 cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) noexcept nogil:
     usage_add(st, o, -1)
@@ -700,29 +802,47 @@ cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) no
         reserve(st, o)
     position_fill(st, o, q, px)
 
-cdef void match(State *st, Command *c, int32_t slot) noexcept nogil:
-    """Trade the aggressor in `slot` against the opposite side, best level first."""
+cdef inline bint crosses(uint8_t side, int64_t level_price, bint has_limit,
+                         int64_t limit) noexcept nogil:
+    if not has_limit:
+        return True
+    return level_price <= limit if side == SIDE_BUY else level_price >= limit
+
+cdef int64_t available_qty(State *st, Order *o, bint has_limit, int64_t limit,
+                           int64_t enough) noexcept nogil:
+    """Opposite quantity that crosses `limit` (counted up to `enough`)."""
+    cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
+    cdef int32_t i = opp.count - 1
+    cdef int64_t total = 0
+    while i >= 0 and total < enough and crosses(o.side, opp.levels[i].price, has_limit, limit):
+        total += opp.levels[i].qty
+        i -= 1
+    return total
+
+cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
+                int64_t limit) noexcept nogil:
+    """Trade the aggressor in `slot` against the opposite side, best level first, up to
+    `limit`; returns whether it traded."""
     cdef Order *o = &st.orders[slot]
     cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
-    cdef bint market = o.ord_type == ORD_TYPE_MARKET
     cdef Level *lv
     cdef int32_t rslot
     cdef Order *r
-    cdef int64_t q, px
+    cdef int64_t q, px, visible
     cdef Event *ev
+    cdef bint traded = False
     while o.leaves_qty > 0 and opp.count > 0:
         lv = &opp.levels[opp.count - 1]
-        if not market:
-            if o.side == SIDE_BUY and lv.price > o.price:
-                break
-            if o.side == SIDE_SELL and lv.price < o.price:
-                break
+        if not crosses(o.side, lv.price, has_limit, limit):
+            break
         rslot = lv.head
         r = &st.orders[rslot]
-        q = o.leaves_qty if o.leaves_qty < r.leaves_qty else r.leaves_qty
+        visible = r.display_leaves if r.display_qty > 0 else r.leaves_qty
+        q = o.leaves_qty if o.leaves_qty < visible else visible
         px = lv.price
         fill_order(st, o, q, px, c.time_ns)
         fill_order(st, r, q, px, c.time_ns)
+        traded = True
         st.symbols[o.symbol_id].ref_price = px
         ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
         fill_from_order(ev, o)
@@ -745,8 +865,18 @@ cdef void match(State *st, Command *c, int32_t slot) noexcept nogil:
         if r.leaves_qty == 0:
             book_unlink(st, opp, opp.count - 1, rslot, q)
             close_order(st, rslot)
-        else:
-            lv.qty -= q
+            continue
+        lv.qty -= q
+        if r.display_qty > 0:
+            r.display_leaves -= q
+            if r.display_leaves == 0:
+                # iceberg refresh: a new visible slice, at the back of the level
+                r.display_leaves = r.display_qty if r.display_qty < r.leaves_qty else r.leaves_qty
+                r.priority = st.next_priority
+                st.next_priority += 1
+                level_detach(st, lv, rslot)
+                level_insert(st, lv, rslot)
+    return traded
 
 cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
     """IOC/market remainder, or a remainder with no room in the book: cancel it."""
@@ -760,16 +890,76 @@ cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) n
     close_order(st, slot)
     emit_exec(st, c, o, EXEC_TYPE_CANCELED, code)
 
-cdef void route_and_work(State *st, Command *c, int32_t slot) noexcept nogil:
-    """The order is live and out of the book: match it, then rest or cancel the rest."""
+cdef void work_order(State *st, Command *c, int32_t slot, bint entry) noexcept nogil:
+    """The order is live and out of the book: its aggressive phase (limit, market
+    protection, FOK and minimum quantity on entry), then it rests or its rest is cancelled."""
     cdef Order *o = &st.orders[slot]
-    match(st, c, slot)
-    if o.leaves_qty == 0:
+    cdef SymbolRef *s = &st.symbols[o.symbol_id]
+    cdef bint market_like = not is_priced(o.ord_type)
+    cdef bint has_limit = not market_like
+    cdef int64_t limit = o.price
+    cdef int64_t band, need
+    cdef bint traded = False
+    if market_like and s.market_protection_bps > 0:
+        band = s.ref_price * s.market_protection_bps // 10000
+        has_limit = True
+        limit = s.ref_price + band if o.side == SIDE_BUY else s.ref_price - band
+    if entry and o.tif == TIME_IN_FORCE_FOK:
+        if available_qty(st, o, has_limit, limit, o.leaves_qty) < o.leaves_qty:
+            cancel_remainder(st, c, slot, 0)
+            return
+    need = o.min_qty if o.min_qty < o.leaves_qty else o.leaves_qty
+    if not entry or o.min_qty == 0 or available_qty(st, o, has_limit, limit, need) >= need:
+        traded = match(st, c, slot, has_limit, limit)
+    if o.leaves_qty > 0:
+        if market_like or is_immediate(o.tif):
+            cancel_remainder(st, c, slot, 0)
+        elif not book_rest(st, slot):
+            cancel_remainder(st, c, slot, REJECT_CODE_BOOK_FULL)
+    if traded:
+        check_triggers(st, c, o.symbol_id)
+
+cdef bint trigger_hit(Order *o, int64_t ref) noexcept nogil:
+    cdef int64_t offset, moved
+    if o.ord_type == ORD_TYPE_TRAILING_STOP:
+        offset = o.trail_amount if o.trail_amount else ref * o.trail_bps // 10000
+        if o.side == SIDE_SELL:
+            moved = ref - offset
+            if moved > o.trigger_px:
+                o.trigger_px = moved
+        else:
+            moved = ref + offset
+            if moved < o.trigger_px:
+                o.trigger_px = moved
+    if o.ord_type == ORD_TYPE_MARKET_IF_TOUCHED or o.ord_type == ORD_TYPE_LIMIT_IF_TOUCHED:
+        return ref <= o.trigger_px if o.side == SIDE_BUY else ref >= o.trigger_px
+    return ref >= o.trigger_px if o.side == SIDE_BUY else ref <= o.trigger_px
+
+cdef void check_triggers(State *st, Command *c, uint32_t symbol_id) noexcept nogil:
+    """Trigger the symbol's held orders that the reference price has reached, in order id
+    order, starting over after each one (its trades move the reference) until none fires.
+    Working a triggered order does not recurse here: this loop re-scans instead."""
+    cdef int32_t slot, nxt
+    cdef Order *o
+    if st.in_trigger_check:
         return
-    if o.ord_type == ORD_TYPE_MARKET or o.tif == TIME_IN_FORCE_IOC:
-        cancel_remainder(st, c, slot, 0)
-    elif not book_rest(st, slot):
-        cancel_remainder(st, c, slot, REJECT_CODE_BOOK_FULL)
+    st.in_trigger_check = 1
+    slot = st.held_head[symbol_id]
+    while slot >= 0:
+        o = &st.orders[slot]
+        nxt = o.next
+        if trigger_hit(o, st.symbols[symbol_id].ref_price):
+            held_unlink(st, slot)
+            o.priority = st.next_priority
+            st.next_priority += 1
+            o.version += 1
+            o.updated_ns = c.time_ns
+            emit_exec(st, c, o, EXEC_TYPE_TRIGGERED, 0)
+            work_order(st, c, slot, True)
+            slot = st.held_head[symbol_id]
+            continue
+        slot = nxt
+    st.in_trigger_check = 0
 
 
 # ============================================================================================
@@ -816,11 +1006,14 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
         return
     # -- semantic, business, risk --
     s = &st.symbols[c.symbol_id]
-    code = semantic_check(s, c.ord_type, c.price, c.qty)
+    code = semantic_check(s, c.ord_type, c.price, c.qty, c.stop_price, c.trail_amount,
+                          c.display_qty, c.min_qty)
     if code == 0:
         code = business_check(st, &st.accounts[c.account_id], s, c.time_ns)
+    if code == 0 and (c.exec_inst & EXEC_INST_POST_ONLY) and would_trade(st, c):
+        code = REJECT_CODE_POST_ONLY_WOULD_TRADE
+    px = c.price if is_priced(c.ord_type) else s.ref_price
     if code == 0:
-        px = c.price if c.ord_type == ORD_TYPE_LIMIT else s.ref_price
         code = risk_check(st, c.account_id, c.symbol_id, c.side, c.qty, c.qty, px, NULL)
     # -- capacity --
     if code == 0 and not slot_available(st):
@@ -856,6 +1049,16 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     o.side = c.side
     o.ord_type = c.ord_type
     o.tif = c.tif
+    o.priority = st.next_priority
+    st.next_priority += 1
+    o.risk_px = px
+    o.trail_amount = c.trail_amount
+    o.trail_bps = c.trail_bps
+    o.exec_inst = c.exec_inst
+    if c.tif == TIME_IN_FORCE_DAY:
+        # a DAY order lives until its symbol's session closes on the day it was entered
+        o.expire_time_ns = (floor_div(c.time_ns, 86400 * OMS_NS_PER_SEC) * 86400
+                            + s.close_sec) * OMS_NS_PER_SEC
     o.status = ORD_STATUS_PENDING
     set_status(st, o, ORD_STATUS_VALIDATED)
     set_status(st, o, ORD_STATUS_ROUTED)
@@ -865,7 +1068,25 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
     reserve(st, o)
     emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
-    route_and_work(st, c, slot)
+    if is_stop_family(o.ord_type):
+        o.trigger_px = o.stop_price
+        if o.ord_type == ORD_TYPE_TRAILING_STOP:
+            o.trigger_px = initial_trail(o, s.ref_price)
+        held_append(st, slot)
+        check_triggers(st, c, o.symbol_id)
+    else:
+        work_order(st, c, slot, True)
+
+cdef int64_t initial_trail(Order *o, int64_t ref) noexcept nogil:
+    cdef int64_t offset = o.trail_amount if o.trail_amount else ref * o.trail_bps // 10000
+    return ref - offset if o.side == SIDE_SELL else ref + offset
+
+cdef bint would_trade(State *st, Command *c) noexcept nogil:
+    """A limit order entering now would cross the opposite best (post-only check)."""
+    cdef BookSide *opp = book_side(st, c.symbol_id, SIDE_SELL if c.side == SIDE_BUY else SIDE_BUY)
+    if opp.count == 0:
+        return False
+    return crosses(c.side, opp.levels[opp.count - 1].price, True, c.price)
 
 cdef int32_t find_target(State *st, Command *c) noexcept nogil:
     cdef int32_t slot
@@ -892,7 +1113,7 @@ cdef void cancel_order(State *st, Command *c, int32_t slot, uint16_t code,
     cdef Order *o = &st.orders[slot]
     cdef Event *ev
     set_status(st, o, ORD_STATUS_PENDING_CANCEL)
-    book_remove(st, slot)
+    unlink_order(st, slot)
     usage_add(st, o, -1)
     o.leaves_qty = 0
     o.reserved_notional = 0
@@ -926,61 +1147,90 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
     cdef Order *o
     cdef SymbolRef *s
     cdef uint16_t code = 0
-    cdef bint lose_priority
+    cdef bint new_stop, improves, lose_priority, moved
     cdef uint8_t back_to
+    cdef int64_t px
+    cdef BookSide *b
+    cdef Level *lv
     if slot < 0:
         cancel_reject(st, c, NULL, CXL_REJ_RESPONSE_TO_REPLACE, REJECT_CODE_UNKNOWN_ORDER)
         return
     o = &st.orders[slot]
     s = &st.symbols[o.symbol_id]
+    # a held stop may get a new stop price; a worked order never needs one
+    new_stop = o.held and has_stop_price(o.ord_type) and c.stop_price != 0
     if c.cl_ord_id == 0:
         code = REJECT_CODE_MISSING_CL_ORD_ID
     if code == 0:
         code = lifecycle_check(o, c.expected_version)
     if code == 0 and (c.qty < 1 or c.qty > OMS_MAX_QTY):
         code = REJECT_CODE_INVALID_QTY
-    if code == 0 and (c.price < 1 or c.price > OMS_MAX_PRICE):
-        code = REJECT_CODE_INVALID_PRICE
+    if code == 0:
+        if is_priced(o.ord_type):
+            if c.price < 1 or c.price > OMS_MAX_PRICE:
+                code = REJECT_CODE_INVALID_PRICE
+        elif c.price != 0:
+            code = REJECT_CODE_INVALID_PRICE
+    if code == 0 and new_stop and (c.stop_price < 1 or c.stop_price > OMS_MAX_PRICE):
+        code = REJECT_CODE_INVALID_STOP_PRICE
     if code == 0 and clord_get(st, o.session_id, c.cl_ord_id) >= 0:
         code = REJECT_CODE_DUPLICATE_CL_ORD_ID
     if code == 0 and c.qty <= o.cum_qty:
         code = REJECT_CODE_REPLACE_QTY_BELOW_CUM
-    if code == 0 and c.price == o.price and c.qty == o.qty:
+    if (code == 0 and c.price == o.price and c.qty == o.qty
+            and (not new_stop or c.stop_price == o.stop_price)):
         code = REJECT_CODE_REPLACE_CHANGES_NOTHING
     if code == 0:
-        code = semantic_check(s, o.ord_type, c.price, c.qty)
+        code = semantic_check(s, o.ord_type, c.price, c.qty, c.stop_price if new_stop else 0,
+                              0, 0, 0)
     if code == 0:
         code = business_check(st, &st.accounts[o.account_id], s, c.time_ns)
+    px = c.price if is_priced(o.ord_type) else o.risk_px
     if code == 0:
         code = risk_check(st, o.account_id, o.symbol_id, o.side, c.qty, c.qty - o.cum_qty,
-                          c.price, o)
+                          px, o)
     if code:
         cancel_reject(st, c, o, CXL_REJ_RESPONSE_TO_REPLACE, code)
         return
-    # -- apply: the order keeps its id; a price change or a size increase loses priority --
+    # -- apply: the order keeps its id --
     back_to = o.status
     set_status(st, o, ORD_STATUS_PENDING_REPLACE)
-    lose_priority = c.price != o.price or c.qty > o.qty
-    if lose_priority:
+    # the seed's priority rules: a better price or a larger size goes to the back
+    improves = c.price > o.price if o.side == SIDE_BUY else c.price < o.price
+    lose_priority = improves or c.qty > o.qty
+    if not o.held and (c.price != o.price or lose_priority):
         book_remove(st, slot)
-    else:
-        book_side(st, o.symbol_id, o.side).levels[
-            level_search(book_side(st, o.symbol_id, o.side), o.price)].qty -= o.qty - c.qty
+    elif not o.held:
+        b = book_side(st, o.symbol_id, o.side)
+        lv = &b.levels[level_search(b, o.price)]
+        lv.qty -= o.qty - c.qty
     usage_add(st, o, -1)
     clord_del_slot(st, slot)
     o.orig_cl_ord_id = o.cl_ord_id
     o.cl_ord_id = c.cl_ord_id
     clord_put(st, slot)
+    moved = c.price != o.price or lose_priority
     o.price = c.price
     o.qty = c.qty
     o.leaves_qty = c.qty - o.cum_qty
+    o.risk_px = px
+    if new_stop:
+        o.stop_price = c.stop_price
+        o.trigger_px = c.stop_price
+    if lose_priority:
+        o.priority = st.next_priority
+        st.next_priority += 1
+    if o.display_qty > 0:
+        o.display_leaves = o.display_qty if o.display_qty < o.leaves_qty else o.leaves_qty
     o.version += 1
     o.updated_ns = c.time_ns
     reserve(st, o)
     set_status(st, o, back_to)
     emit_exec(st, c, o, EXEC_TYPE_REPLACED, 0)
-    if lose_priority:
-        route_and_work(st, c, slot)
+    if o.held:
+        check_triggers(st, c, o.symbol_id)
+    elif moved:
+        work_order(st, c, slot, False)
 
 cdef void on_status(State *st, Command *c) noexcept nogil:
     cdef int32_t slot = find_target(st, c)
@@ -1002,10 +1252,8 @@ cdef uint64_t cancel_matching(State *st, Command *c, uint16_t scope, uint16_t co
     """Cancel every live order the scope selects, in increasing order id; returns the count."""
     cdef int64_t i, n = 0
     cdef Order *o
-    if st.scratch == NULL:
-        st.scratch = <uint64_t *>malloc(st.max_orders * 2 * sizeof(uint64_t))
-        if st.scratch == NULL:
-            return 0
+    if not ensure_scratch(st):
+        return 0
     for i in range(st.high_water):
         o = &st.orders[i]
         if not is_live(o.status):
@@ -1042,6 +1290,82 @@ cdef void on_market_data(State *st, Command *c) noexcept nogil:
         admin_report(st, c, 0, REJECT_CODE_INVALID_PRICE, 0)
     else:
         st.symbols[c.symbol_id].ref_price = c.price
+        check_triggers(st, c, c.symbol_id)
+
+cdef void expire_order(State *st, Command *c, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    unlink_order(st, slot)
+    usage_add(st, o, -1)
+    o.leaves_qty = 0
+    o.reserved_notional = 0
+    o.version += 1
+    o.updated_ns = c.time_ns
+    set_status(st, o, ORD_STATUS_EXPIRED)
+    close_order(st, slot)
+    emit_exec(st, c, o, EXEC_TYPE_EXPIRED, 0)
+
+cdef int cmp_expiry(const void *a, const void *b) noexcept nogil:
+    cdef const uint64_t *x = <const uint64_t *>a
+    cdef const uint64_t *y = <const uint64_t *>b
+    cdef int64_t tx = <int64_t>x[0], ty = <int64_t>y[0]
+    if tx != ty:
+        return (tx > ty) - (tx < ty)
+    return (x[1] > y[1]) - (x[1] < y[1])
+
+cdef bint ensure_scratch(State *st) noexcept nogil:
+    if st.scratch == NULL:
+        st.scratch = <uint64_t *>malloc(st.max_orders * 3 * sizeof(uint64_t))
+    return st.scratch != NULL
+
+cdef void on_timer(State *st, Command *c) noexcept nogil:
+    """Expire DAY and GTD orders that are due, then revalidate GTC orders of every symbol
+    whose session opened since the last timer.  A scan of the store: timers are rare (the
+    driver sends them on a clock), and a scan needs no structure to keep in step."""
+    cdef int64_t now = c.time_ns, i, n = 0, day, open_at, last = st.last_timer_ns
+    cdef Order *o
+    cdef uint32_t sym
+    cdef uint16_t code
+    if not ensure_scratch(st):
+        return
+    for i in range(st.high_water):
+        o = &st.orders[i]
+        if is_live(o.status) and o.expire_time_ns > 0 and o.expire_time_ns <= now:
+            st.scratch[3 * n] = <uint64_t>o.expire_time_ns
+            st.scratch[3 * n + 1] = o.order_id
+            st.scratch[3 * n + 2] = <uint64_t>i
+            n += 1
+    qsort(st.scratch, n, 3 * sizeof(uint64_t), cmp_expiry)
+    for i in range(n):
+        expire_order(st, c, <int32_t>st.scratch[3 * i + 2])
+    # GTC revalidation at each session open instant in (last, now]
+    for sym in range(st.max_symbols):
+        if not st.symbols[sym].defined:
+            continue
+        day = floor_div(now, 86400 * OMS_NS_PER_SEC)
+        open_at = (day * 86400 + st.symbols[sym].open_sec) * OMS_NS_PER_SEC
+        if open_at > now:
+            open_at -= 86400 * OMS_NS_PER_SEC
+        if open_at <= last:
+            continue
+        n = 0
+        for i in range(st.high_water):
+            o = &st.orders[i]
+            if o.symbol_id == sym and o.tif == TIME_IN_FORCE_GTC and is_live(o.status):
+                st.scratch[2 * n] = o.order_id
+                st.scratch[2 * n + 1] = <uint64_t>i
+                n += 1
+        qsort(st.scratch, n, 2 * sizeof(uint64_t), cmp_u64_pair)
+        for i in range(n):
+            o = &st.orders[st.scratch[2 * i + 1]]
+            code = 0
+            if not st.accounts[o.account_id].enabled:
+                code = REJECT_CODE_ACCOUNT_DISABLED
+            elif st.symbols[sym].halted:
+                code = REJECT_CODE_SYMBOL_HALTED
+            if code:
+                cancel_order(st, c, <int32_t>st.scratch[2 * i + 1], code, False)
+    if now > st.last_timer_ns:
+        st.last_timer_ns = now
 
 cdef inline bint in_limit(int64_t v) noexcept nogil:
     return 0 <= v <= OMS_LIMIT_MAX
@@ -1057,7 +1381,8 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
                 or c.min_qty > c.display_qty or c.display_qty > OMS_MAX_QTY
                 or c.stop_price < 0 or c.stop_price > OMS_MAX_PRICE
                 or c.expire_time_ns < 0 or c.expire_time_ns > 10000
-                or c.order_id >= c.orig_cl_ord_id or c.orig_cl_ord_id > 86400):
+                or c.order_id >= c.orig_cl_ord_id or c.orig_cl_ord_id > 86400
+                or c.trail_bps > 10000):
             code = REJECT_CODE_INVALID_ADMIN
         else:
             s = &st.symbols[c.symbol_id]
@@ -1069,6 +1394,7 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
             s.collar_bps = c.expire_time_ns
             s.open_sec = <int64_t>c.order_id
             s.close_sec = <int64_t>c.orig_cl_ord_id
+            s.market_protection_bps = c.trail_bps
             s.defined = 1
     elif op == ADMIN_OP_SET_ACCOUNT:
         if (c.account_id >= st.max_accounts or not in_limit(c.price) or not in_limit(c.qty)
@@ -1124,7 +1450,7 @@ cdef void engine_apply(State *st, Command *c) noexcept nogil:
     elif c.kind == COMMAND_TYPE_MARKET_DATA:
         on_market_data(st, c)
     elif c.kind == COMMAND_TYPE_TIMER:
-        pass
+        on_timer(st, c)
     elif c.kind == COMMAND_TYPE_ADMIN:
         on_admin(st, c)
     else:
@@ -1186,15 +1512,22 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     st.idem_mask = n - 1
     st.idem_fifo = <IdemFifoEntry *>oms_huge_calloc(idem_capacity, sizeof(IdemFifoEntry))
     st.books = <BookSide *>oms_huge_calloc(max_symbols * 2, sizeof(BookSide))
+    st.held_head = <int32_t *>oms_huge_calloc(max_symbols, sizeof(int32_t))
+    st.held_tail = <int32_t *>oms_huge_calloc(max_symbols, sizeof(int32_t))
+    st.next_priority = 1
     st.level_pool = <Level *>oms_huge_calloc(max_symbols * 2 * max_levels, sizeof(Level))
     if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
             or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
-            or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL):
+            or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL
+            or st.held_head == NULL or st.held_tail == NULL):
         state_free(st)
         return -1
     for i in range(max_symbols * 2):
         st.books[i].levels = &st.level_pool[i * max_levels]
         st.books[i].sign = 1 if i % 2 == 0 else -1
+    for i in range(max_symbols):
+        st.held_head[i] = -1
+        st.held_tail[i] = -1
     return 0
 
 cdef int state_populate(State *st) noexcept nogil:
@@ -1238,9 +1571,11 @@ cdef struct SnapshotHeader:
     uint64_t idem_next
     int64_t n_positions
     int64_t n_levels
+    uint64_t next_priority
+    int64_t last_timer_ns
 
 cdef enum:
-    SNAPSHOT_VERSION = 1
+    SNAPSHOT_VERSION = 2
 
 cdef inline bint position_used(Position *p) noexcept nogil:
     return (p.net_qty != 0 or p.avg_px != 0 or p.realized_pnl != 0 or p.open_buy_qty != 0
@@ -1258,7 +1593,7 @@ cdef int64_t snapshot_size(State *st) noexcept nogil:
             + st.max_accounts * sizeof(Account) + n_pos * (8 + sizeof(Position))
             + st.high_water * sizeof(Order)
             + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
-            + st.max_symbols * 2 * 4 + n_lv * sizeof(Level))
+            + st.max_symbols * 2 * 4 + n_lv * sizeof(Level) + st.max_symbols * 8)
 
 cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     """Serialise the state into `out` (snapshot_size bytes); returns the bytes written."""
@@ -1285,6 +1620,8 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     h.closed_tail = st.closed_tail
     h.idem_first = st.idem_first
     h.idem_next = st.idem_next
+    h.next_priority = st.next_priority
+    h.last_timer_ns = st.last_timer_ns
     memcpy(p, st.symbols, st.max_symbols * sizeof(SymbolRef))
     p += st.max_symbols * sizeof(SymbolRef)
     memcpy(p, st.accounts, st.max_accounts * sizeof(Account))
@@ -1310,6 +1647,10 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
         p += st.books[i].count * sizeof(Level)
         n_lv += st.books[i].count
     h.n_levels = n_lv
+    memcpy(p, st.held_head, st.max_symbols * 4)
+    p += st.max_symbols * 4
+    memcpy(p, st.held_tail, st.max_symbols * 4)
+    p += st.max_symbols * 4
     return p - out
 
 cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil:
@@ -1342,6 +1683,8 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
     st.closed_tail = <int32_t>h.closed_tail
     st.idem_first = h.idem_first
     st.idem_next = h.idem_next
+    st.next_priority = h.next_priority
+    st.last_timer_ns = h.last_timer_ns
     n = st.max_symbols * sizeof(SymbolRef) + st.max_accounts * sizeof(Account)
     if p + n > end:
         return -1
@@ -1395,6 +1738,11 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
         st.books[i].count = cnt
         memcpy(st.books[i].levels, p, cnt * sizeof(Level))
         p += cnt * sizeof(Level)
+    if p + st.max_symbols * 8 > end:
+        return -1
+    memcpy(st.held_head, p, st.max_symbols * 4)
+    p += st.max_symbols * 4
+    memcpy(st.held_tail, p, st.max_symbols * 4)
     return 0
 
 
@@ -1409,6 +1757,8 @@ cdef void state_free(State *st) noexcept nogil:
     oms_huge_free(st.idem_fifo)
     oms_huge_free(st.books)
     oms_huge_free(st.level_pool)
+    oms_huge_free(st.held_head)
+    oms_huge_free(st.held_tail)
     free(st.scratch)
     free(st.sink.buf)
     memset(st, 0, sizeof(State))
@@ -1500,6 +1850,7 @@ cdef class Core:
             s.open_sec = sym.open_sec
             s.close_sec = sym.close_sec
             s.halted = sym.halted
+            s.market_protection_bps = sym.market_protection_bps
             s.defined = 1
         for acc in config.accounts:
             a = &self.st.accounts[acc.account_id]

@@ -51,6 +51,10 @@ cdef enum TimeInForce:
     TIME_IN_FORCE_AT_OPEN = 6
     TIME_IN_FORCE_AT_CLOSE = 7
 
+cdef enum ExecInst:
+    EXEC_INST_NONE = 0
+    EXEC_INST_POST_ONLY = 1
+
 cdef enum OrdStatus:
     ORD_STATUS_PENDING = 1
     ORD_STATUS_VALIDATED = 2
@@ -80,6 +84,7 @@ cdef enum ExecType:
     EXEC_TYPE_ORDER_STATUS = 7
     EXEC_TYPE_PENDING_CANCEL = 8
     EXEC_TYPE_PENDING_REPLACE = 9
+    EXEC_TYPE_TRIGGERED = 10
 
 cdef enum CxlRejResponseTo:
     CXL_REJ_RESPONSE_TO_CANCEL = 1
@@ -106,7 +111,6 @@ cdef enum RejectCode:
     REJECT_CODE_MISSING_CL_ORD_ID = 100
     REJECT_CODE_INVALID_SIDE = 101
     REJECT_CODE_INVALID_ORD_TYPE = 102
-    REJECT_CODE_UNSUPPORTED_ORD_TYPE = 103
     REJECT_CODE_INVALID_TIF = 104
     REJECT_CODE_UNSUPPORTED_TIF = 105
     REJECT_CODE_INVALID_QTY = 106
@@ -114,6 +118,12 @@ cdef enum RejectCode:
     REJECT_CODE_UNKNOWN_ACCOUNT = 108
     REJECT_CODE_UNKNOWN_SYMBOL = 109
     REJECT_CODE_UNKNOWN_COMMAND = 110
+    REJECT_CODE_INVALID_STOP_PRICE = 111
+    REJECT_CODE_INVALID_TRAIL = 112
+    REJECT_CODE_INVALID_DISPLAY_QTY = 113
+    REJECT_CODE_INVALID_MIN_QTY = 114
+    REJECT_CODE_INVALID_EXPIRE_TIME = 115
+    REJECT_CODE_INVALID_EXEC_INST = 116
     REJECT_CODE_DUPLICATE_CL_ORD_ID = 200
     REJECT_CODE_DUPLICATE_REQUEST = 201
     REJECT_CODE_UNKNOWN_ORDER = 202
@@ -128,6 +138,7 @@ cdef enum RejectCode:
     REJECT_CODE_SYMBOL_HALTED = 401
     REJECT_CODE_KILL_SWITCH_ACTIVE = 402
     REJECT_CODE_ACCOUNT_DISABLED = 403
+    REJECT_CODE_POST_ONLY_WOULD_TRADE = 404
     REJECT_CODE_RISK_MAX_ORDER_QTY = 500
     REJECT_CODE_RISK_MAX_ORDER_NOTIONAL = 501
     REJECT_CODE_RISK_CREDIT_LIMIT = 502
@@ -169,7 +180,11 @@ cdef struct Command:
     uint32_t strategy_id
     uint16_t admin_op
     uint16_t flags
-    uint8_t _reserved[60]
+    uint8_t _pad0[4]
+    int64_t trail_amount
+    uint32_t trail_bps
+    uint8_t exec_inst
+    uint8_t _reserved[43]
 
 cdef struct Event:
     int64_t seq
@@ -229,7 +244,15 @@ cdef struct Order:
     uint8_t ord_type
     uint8_t tif
     uint8_t status
-    uint8_t _reserved[40]
+    uint64_t priority
+    int64_t display_leaves
+    int64_t risk_px
+    int64_t trigger_px
+    int64_t trail_amount
+    uint32_t trail_bps
+    uint8_t exec_inst
+    uint8_t held
+    uint8_t _reserved[58]
 
 cdef struct SymbolRef:
     int64_t tick_size
@@ -242,7 +265,9 @@ cdef struct SymbolRef:
     int64_t close_sec
     uint8_t defined
     uint8_t halted
-    uint8_t _reserved[62]
+    uint8_t _pad0[6]
+    int64_t market_protection_bps
+    uint8_t _reserved[48]
 
 cdef struct Account:
     int64_t credit_limit

@@ -19,7 +19,7 @@ class RejectCode(enum.IntEnum):
     MISSING_CL_ORD_ID = 100
     INVALID_SIDE = 101
     INVALID_ORD_TYPE = 102
-    UNSUPPORTED_ORD_TYPE = 103
+    # 103 (UNSUPPORTED_ORD_TYPE) is retired: every order type is supported; never reuse it
     INVALID_TIF = 104
     UNSUPPORTED_TIF = 105
     INVALID_QTY = 106
@@ -27,6 +27,12 @@ class RejectCode(enum.IntEnum):
     UNKNOWN_ACCOUNT = 108
     UNKNOWN_SYMBOL = 109
     UNKNOWN_COMMAND = 110
+    INVALID_STOP_PRICE = 111
+    INVALID_TRAIL = 112
+    INVALID_DISPLAY_QTY = 113
+    INVALID_MIN_QTY = 114
+    INVALID_EXPIRE_TIME = 115
+    INVALID_EXEC_INST = 116
     # -- identity: duplicates and lookups (2xx) --
     DUPLICATE_CL_ORD_ID = 200
     DUPLICATE_REQUEST = 201          # idempotency key seen: not an error, the original's status
@@ -44,6 +50,7 @@ class RejectCode(enum.IntEnum):
     SYMBOL_HALTED = 401
     KILL_SWITCH_ACTIVE = 402
     ACCOUNT_DISABLED = 403
+    POST_ONLY_WOULD_TRADE = 404
     # -- pre-trade risk (5xx) --
     RISK_MAX_ORDER_QTY = 500
     RISK_MAX_ORDER_NOTIONAL = 501
@@ -79,7 +86,6 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.MISSING_CL_ORD_ID: CodeInfo("ClOrdID is missing (must be a non-zero id)", _OTHER, _OTHER),
     _C.INVALID_SIDE: CodeInfo("side must be BUY(1) or SELL(2)", _OTHER, _OTHER),
     _C.INVALID_ORD_TYPE: CodeInfo("order type is not a known value", 11, _OTHER),
-    _C.UNSUPPORTED_ORD_TYPE: CodeInfo("order type is not supported by this engine yet", 11, _OTHER),
     _C.INVALID_TIF: CodeInfo("time in force is not a known value", 11, _OTHER),
     _C.UNSUPPORTED_TIF: CodeInfo("time in force is not supported by this engine yet", 11, _OTHER),
     _C.INVALID_QTY: CodeInfo("quantity must be between 1 and 100,000,000", 13, _OTHER),
@@ -89,6 +95,23 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.UNKNOWN_ACCOUNT: CodeInfo("account is not configured", 15, _OTHER),
     _C.UNKNOWN_SYMBOL: CodeInfo("symbol is not in the reference data", 1, _OTHER),
     _C.UNKNOWN_COMMAND: CodeInfo("command type is not a known value", _OTHER, _OTHER),
+    _C.INVALID_STOP_PRICE: CodeInfo(
+        "stop orders need a stop price between 1 and 10^10 price units; other types none",
+        _OTHER, _OTHER),
+    _C.INVALID_TRAIL: CodeInfo(
+        "a trailing stop needs exactly one of trail amount (price units) or trail bps "
+        "(1..10000); other types neither", 11, _OTHER),
+    _C.INVALID_DISPLAY_QTY: CodeInfo(
+        "display quantity must be below the order quantity, on a limit-priced order that "
+        "can rest", 11, _OTHER),
+    _C.INVALID_MIN_QTY: CodeInfo("minimum quantity must be between 0 and the order quantity",
+                                 13, _OTHER),
+    _C.INVALID_EXPIRE_TIME: CodeInfo(
+        "GTD needs an expire time after the command time; other time in force none",
+        _OTHER, _OTHER),
+    _C.INVALID_EXEC_INST: CodeInfo(
+        "exec instruction unknown, or post-only on an order that is not a resting limit",
+        11, _OTHER),
     _C.DUPLICATE_CL_ORD_ID: CodeInfo("ClOrdID already used by an order of this session", 6, 6),
     _C.DUPLICATE_REQUEST: CodeInfo(
         "idempotency key already seen: this is the original order's status", 6, _OTHER),
@@ -106,6 +129,7 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.SYMBOL_HALTED: CodeInfo("symbol is halted: cancels only", 2, _OTHER),
     _C.KILL_SWITCH_ACTIVE: CodeInfo("kill switch is on: no new orders", 0, _OTHER),
     _C.ACCOUNT_DISABLED: CodeInfo("account is disabled", 15, _OTHER),
+    _C.POST_ONLY_WOULD_TRADE: CodeInfo("post-only order would trade on entry", 11, _OTHER),
     _C.RISK_MAX_ORDER_QTY: CodeInfo("order quantity exceeds the account's maximum", 3, _OTHER),
     _C.RISK_MAX_ORDER_NOTIONAL: CodeInfo("order notional exceeds the account's maximum", 3, _OTHER),
     _C.RISK_CREDIT_LIMIT: CodeInfo(

@@ -32,6 +32,7 @@ class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     open_sec: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 0
     close_sec: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 86_400
     halted: bool = False
+    market_protection_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
 
 
 class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -115,9 +115,10 @@ SCRIPT: tuple[Step, ...] = (
     Step("FUND-A offers 200 MSFT at 420.15, one tick behind MM-DESK's 420.10 offer", (
         New(FUND, "fund-msft-ask", "SELL", 200, "MSFT", "420.15"),
     )),
-    Step("MM-DESK re-prices its MSFT offer from 420.10 to 420.15: a price change loses time "
-         "priority, it now queues behind FUND-A", (
-             Replace(MM, "mm-msft-ask", "420.15", 300),
+    Step("MM-DESK re-prices its MSFT offer from 420.10 to 420.15 and raises it to 400: a worse "
+         "price alone would keep its time priority, but a larger size loses it: it now queues "
+         "behind FUND-A", (
+             Replace(MM, "mm-msft-ask", "420.15", 400),
          )),
     Step("FUND-A cuts its 420.15 offer from 200 to 30: a pure size reduction keeps its place "
          "at the head of the queue", (

@@ -67,6 +67,11 @@ class TimeInForce(enum.IntEnum):
     AT_CLOSE = 7
 
 
+class ExecInst(enum.IntFlag):
+    NONE = 0
+    POST_ONLY = 1
+
+
 class OrdStatus(enum.IntEnum):
     """The order lifecycle of the seed, plus the pending states of cancel and replace."""
     PENDING = 1
@@ -99,6 +104,7 @@ class ExecType(enum.IntEnum):
     ORDER_STATUS = 7
     PENDING_CANCEL = 8
     PENDING_REPLACE = 9
+    TRIGGERED = 10
 
 
 class CxlRejResponseTo(enum.IntEnum):
@@ -162,6 +168,9 @@ COMMAND_FIELDS = [
     ("strategy_id", "uint32_t"),
     ("admin_op", "uint16_t"),        # AdminOp for ADMIN; MassCancelScope for MASS_CANCEL
     ("flags", "uint16_t"),
+    ("trail_amount", "int64_t"),     # trailing stop offset in price units
+    ("trail_bps", "uint32_t"),       # ... or in basis points of the reference price
+    ("exec_inst", "uint8_t"),        # ExecInst bits
 ]
 
 EVENT_FIELDS = [
@@ -221,6 +230,14 @@ ORDER_FIELDS = [
     ("ord_type", "uint8_t"),
     ("tif", "uint8_t"),
     ("status", "uint8_t"),
+    ("priority", "uint64_t"),        # time priority within a price level (lower first)
+    ("display_leaves", "int64_t"),   # iceberg: the visible part of leaves_qty
+    ("risk_px", "int64_t"),          # price the reservation is valued at
+    ("trigger_px", "int64_t"),       # stop family: the price that triggers it
+    ("trail_amount", "int64_t"),
+    ("trail_bps", "uint32_t"),
+    ("exec_inst", "uint8_t"),
+    ("held", "uint8_t"),             # 1 while the OMS holds it (untriggered stop family)
 ]
 
 SYMBOL_FIELDS = [                    # reference data, one row per symbol id
@@ -234,6 +251,7 @@ SYMBOL_FIELDS = [                    # reference data, one row per symbol id
     ("close_sec", "int64_t"),
     ("defined", "uint8_t"),
     ("halted", "uint8_t"),
+    ("market_protection_bps", "int64_t"),  # market-like orders trade within ref +/- this
 ]
 
 ACCOUNT_FIELDS = [                   # risk limits and usage, one row per account id
@@ -269,7 +287,7 @@ STRUCTS = {
     "Position": POSITION_FIELDS,
 }
 
-ENUMS = [CommandType, Side, OrdType, TimeInForce, OrdStatus, EventType, ExecType,
+ENUMS = [CommandType, Side, OrdType, TimeInForce, ExecInst, OrdStatus, EventType, ExecType,
          CxlRejResponseTo, AdminOp, MassCancelScope]
 
 
