@@ -21,8 +21,9 @@ Benchmarks:
 
 Orders alternate buy and sell of 1 unit at one price on one symbol: every second order trades
 with the one before, so the book stays small and each pair yields NEW, NEW, TRADE, TRADE.
-The server runs as a subprocess (`oms serve --config <generated>`); the client is this
-process.  Each run checks that every order was acknowledged.
+The server runs as a subprocess (`oms serve --config <generated>`), a fresh one for each
+measurement, warmed up with 20,000 orders; the client is this process.  Each run checks that
+every order was acknowledged.
 """
 
 from __future__ import annotations
@@ -350,14 +351,18 @@ def main() -> int:
     results: dict[str, list] = {"bin": [], "fix": [], "lat10k": [], "lat100k": []}
     next_id = 1_000_000
     for run in range(args.runs):
-        with ServerProcess(args.journal, args.wait) as srv:      # a fresh server per run
-            bench_binary(srv, 20_000, args.window, 1)            # warm-up, not counted
-            if "bin" in only:
-                results["bin"].append(bench_binary(srv, args.orders, args.window, next_id))
-                next_id += args.orders
-            if "fix" in only:
+        # a fresh server for each measurement: every one starts from an empty engine
+        if "bin" in only:
+            with ServerProcess(args.journal, args.wait) as srv:
+                bench_binary(srv, 20_000, args.window, 1)          # warm-up, not counted
+                results["bin"].append(bench_binary(srv, args.orders, args.window, 100_000))
+        if "fix" in only:
+            with ServerProcess(args.journal, args.wait) as srv:
+                bench_binary(srv, 20_000, args.window, 1)
                 results["fix"].append(bench_fix(srv, args.orders, args.window))
-            if "lat" in only:
+        if "lat" in only:
+            with ServerProcess(args.journal, args.wait) as srv:
+                bench_binary(srv, 20_000, args.window, 1)
                 for rate, key in ((10_000, "lat10k"), (100_000, "lat100k")):
                     results[key].append(bench_latency(srv, rate, args.latency_seconds, next_id))
                     next_id += int(rate * args.latency_seconds) + 1

@@ -110,13 +110,7 @@ class BinaryConnection(asyncio.Protocol):
             while not self.closing and not self.auth_pending:
                 s = self.session
                 codec = s.codec if s is not None else self.gw.binary_prelogin
-                budget = RateLimiter.budget(s.limits, time.monotonic()) if s else 0
-                codec.order_budget = budget
-                status = codec.decode(self.buf, pos, now)
-                if codec.n_commands:
-                    self.gw.submit(codec.commands, codec.n_commands)
-                if s is not None:
-                    RateLimiter.consume(s.limits, budget - codec.order_budget)
+                status = self.gw.ingest(codec, s, self.buf, pos, now)
                 pos = codec.pos
                 if status == _binary.NEED_MORE:
                     break

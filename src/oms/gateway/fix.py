@@ -162,15 +162,8 @@ class FixConnection(asyncio.Protocol):
         now = time.time_ns()
         try:
             while not self.closing and not self.auth_pending:
-                s = self.session
-                codec = s.codec if s is not None else self.gw.fix_prelogon
-                budget = RateLimiter.budget(s.limits, time.monotonic()) if s else 0
-                codec.order_budget = budget
-                status = codec.decode(self.buf, pos, now)
-                if codec.n_commands:
-                    self.gw.submit(codec.commands, codec.n_commands)
-                if s is not None:
-                    RateLimiter.consume(s.limits, budget - codec.order_budget)
+                codec = self.session.codec if self.session else self.gw.fix_prelogon
+                status = self.gw.ingest(codec, self.session, self.buf, pos, now)
                 if status == _fix.GARBLED:
                     new, wait = self.skip_garbage(pos)
                     if new < 0:

@@ -169,6 +169,19 @@ class Gateway:
 
     # -- INGRESS --
 
+    def ingest(self, codec, session, buf, pos: int, now_ns: int) -> int:
+        """Decode `buf` from `pos` with a session's codec (FIX or binary) under the session's
+        order budget, publish the commands it produced, charge the rate limits; returns the
+        codec's status (codec.pos says where it stopped)."""
+        budget = RateLimiter.budget(session.limits, time.monotonic()) if session else 0
+        codec.order_budget = budget
+        status = codec.decode(buf, pos, now_ns)
+        if codec.n_commands:
+            self.submit(codec.commands, codec.n_commands)
+        if session is not None:
+            RateLimiter.consume(session.limits, budget - codec.order_budget)
+        return status
+
     def submit(self, commands, n: int) -> None:
         seqs = self.engine.submit_batch(commands[:n], stamp_time=False)
         self.egress.submitted(int(seqs[-1]))
