@@ -8,7 +8,6 @@ frame; a frame whose length cannot be trusted ends the connection, since framing
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import time
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from oms import _binary
 from oms._binary import BinaryCodec
 from oms.gateway.config import BinarySessionConfig
+from oms.gateway.connection import Connection
 from oms.gateway.ratelimit import RateLimiter, retry_ms
 
 if TYPE_CHECKING:
@@ -62,26 +62,14 @@ class BinarySession:
         pass
 
 
-class BinaryConnection(asyncio.Protocol):
+class BinaryConnection(Connection):
+    protocol = "binary"
+
     def __init__(self, gw: "Gateway"):
-        self.gw = gw
-        self.log = gw.log
-        self.buf = bytearray()
+        super().__init__(gw)
         self.session: BinarySession | None = None
-        self.transport = None
-        self.peer = "?"
-        self.closing = False
-        self.auth_pending = False
         self.failures = 0
         self.hb = DEFAULT_HEARTBEAT_MS / 1000
-        self.last_recv = self.last_sent = self.opened = time.monotonic()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        self.gw.connections.add(self)
-        self.log.info("connect", protocol="binary", peer=self.peer)
 
     def connection_lost(self, exc) -> None:
         self.gw.connections.discard(self)
@@ -92,16 +80,6 @@ class BinaryConnection(asyncio.Protocol):
             self.session = None
         self.log.info("disconnect", protocol="binary", peer=self.peer,
                       session=s.session_id if s else "")
-
-    def data_received(self, data: bytes) -> None:
-        self.last_recv = time.monotonic()
-        self.buf += data
-        if not self.auth_pending and not self.closing:
-            try:
-                self.process()
-            except Exception as exc:          # a bug must cost one connection, not the server
-                self.log.error("internal_error", peer=self.peer, error=repr(exc))
-                self.close()
 
     def process(self) -> None:
         pos = 0
@@ -226,23 +204,3 @@ class BinaryConnection(asyncio.Protocol):
                              session=self.session.session_id)
             self.logout("no heartbeat from the client")
             self.close()
-
-    def write(self, data: bytes) -> None:
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        t.write(data)
-        self.last_sent = time.monotonic()
-        if t.get_write_buffer_size() > self.gw.settings.output_buffer_limit:
-            # slow consumer: disconnect; the client reconnects and asks for order status
-            self.log.warning("slow_consumer", protocol="binary",
-                             session=self.session.session_id if self.session else "",
-                             buffered=t.get_write_buffer_size())
-            t.abort()
-
-    def close(self) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        if self.transport is not None:
-            self.transport.close()

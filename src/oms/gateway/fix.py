@@ -13,7 +13,6 @@ specification (FIX 4.4 Volume 2, "Session Protocol"); docs/protocols.md lists th
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from oms import _fix
 from oms._fix import FixCodec, StrMap, format_timestamp, parse_timestamp
 from oms.gateway.config import FixSessionConfig
+from oms.gateway.connection import Connection
 from oms.gateway.ratelimit import RateLimiter, retry_ms
 from oms.gateway.store import SessionStore
 
@@ -103,33 +103,20 @@ class FixSession:
         self.store.close()
 
 
-class FixConnection(asyncio.Protocol):
+class FixConnection(Connection):
     """One TCP connection of the FIX listener."""
+    protocol = "fix"
 
     def __init__(self, gw: "Gateway"):
-        self.gw = gw
-        self.log = gw.log
-        self.buf = bytearray()
+        super().__init__(gw)
         self.session: FixSession | None = None
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.closing = False
-        self.auth_pending = False
         self.logout_sent_at = 0.0
         self.hb = 30.0
-        self.last_recv = self.last_sent = self.opened = time.monotonic()
         self.test_request: str | None = None
         self.resend_requested_upto = 0       # inbound gap being filled: ResendRequest sent
         self.garbage = 0
 
     # -- asyncio.Protocol --
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        self.gw.connections.add(self)
-        self.log.info("connect", protocol="fix", peer=self.peer)
 
     def connection_lost(self, exc) -> None:
         self.gw.connections.discard(self)
@@ -144,16 +131,6 @@ class FixConnection(asyncio.Protocol):
             self.log.info("disconnect", protocol="fix", session=s.session_id, peer=self.peer)
         else:
             self.log.info("disconnect", protocol="fix", peer=self.peer)
-
-    def data_received(self, data: bytes) -> None:
-        self.last_recv = time.monotonic()
-        self.buf += data
-        if not self.auth_pending and not self.closing:
-            try:
-                self.process()
-            except Exception as exc:          # a bug must cost one connection, not the server
-                self.log.error("internal_error", peer=self.peer, error=repr(exc))
-                self.close()
 
     # -- INPUT --
 
@@ -580,25 +557,8 @@ class FixConnection(asyncio.Protocol):
 
     # -- TRANSPORT --
 
-    def write(self, data: bytes) -> None:
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        t.write(data)
-        self.last_sent = time.monotonic()
-        if t.get_write_buffer_size() > self.gw.settings.output_buffer_limit:
-            # slow consumer: the messages are in the store; the client recovers them with a
-            # ResendRequest after it logs on again
-            self.log.warning("slow_consumer", protocol="fix",
-                             session=self.session.session_id if self.session else "",
-                             buffered=t.get_write_buffer_size())
-            if self.session is not None:
-                self.session.codec.logged_on = False
-            t.abort()
-
-    def close(self) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        if self.transport is not None:
-            self.transport.close()
+    def on_slow_consumer(self) -> None:
+        # the messages are in the store: the client recovers them with a ResendRequest after
+        # it logs on again
+        if self.session is not None:
+            self.session.codec.logged_on = False
