@@ -96,9 +96,10 @@ cdef inline void set_status(State *st, Order *o, uint8_t new) noexcept nogil:
 # ============================================================================================
 
 cdef inline uint64_t oid_hash(uint64_t order_id) noexcept nogil:
-    # identity: the engine assigns ids 1, 2, 3, ..., so live ids form a window that maps to
-    # consecutive entries without collisions, and lookups of recent orders share cache lines
-    return order_id
+    # Mixed, not identity: ids are 1, 2, 3, ..., and identity hashing packs the live ids into
+    # one run of consecutive entries, so every backward-shift delete (one per evicted order)
+    # walked the whole run: measured 29x slower per order at 65,536 orders than at 16,384.
+    return mix64(order_id)
 
 cdef int32_t oid_get(State *st, uint64_t order_id) noexcept nogil:
     cdef uint64_t i = oid_hash(order_id) & st.oid_mask
