@@ -96,3 +96,26 @@ def test_scan_resumes_at_a_record_boundary(journal):
     tail = scan_segment(path, 0, middle)
     assert tail.offsets[0] == middle and tail.end == whole.end
     assert len(tail.commands) + len(tail.events) == len(whole.offsets) // 2 + len(whole.offsets) % 2
+
+
+def test_engine_keeps_the_history_index_live_across_segment_rolls(tmp_path):
+    from oms import Engine
+    config = demo_config(journal_dir=str(tmp_path / "j"), history_index_seconds=0.05,
+                         segment_bytes=1 << 17, durability="async")
+    engine = Engine(config).start()
+    try:
+        for i in range(2000):
+            seq = engine.submit("AAPL", Side.BUY if i % 2 else Side.SELL, 10, 1_900_000,
+                                account=i % 3, time_ns=T0 + i)
+        engine.wait(seq, timeout=30)
+        assert len([p for _, p in segment_files(config.journal_dir)]) > 2
+    finally:
+        engine.close()
+    index = HistoryIndex(config.journal_dir)
+    try:
+        closed = index.closed_orders()
+        assert len(closed) == 2000                      # every order filled and is indexed
+        assert [int(e["exec_type"]) for e in index.order_events(2000)] == [
+            ExecType.NEW, ExecType.TRADE]
+    finally:
+        index.close()

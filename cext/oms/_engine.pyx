@@ -2068,6 +2068,7 @@ cdef class Engine:
     cdef readonly JournalWriter writer
     cdef object drain_lock
     cdef readonly object snapshots
+    cdef readonly object history
     cdef readonly object recovery
     cdef object snapshot_thread
 
@@ -2079,6 +2080,9 @@ cdef class Engine:
             self.core.st.snapshot_every_ns = config.snapshot_every_seconds * 1_000_000_000
             self.core.st.snapshot_min_ns = config.snapshot_min_interval_seconds * 1_000_000_000
             self.core.st.last_snapshot_event_seq = self.core.st.event_seq
+            if config.history_index_seconds > 0:
+                from oms.history import HistoryIndex
+                self.history = HistoryIndex(config.journal_dir)
         else:
             self.core = Core(config)
         if oms_ring_init(&self.inr, config.input_ring, sizeof(Command)) != 0:
@@ -2122,7 +2126,12 @@ cdef class Engine:
         """Takes the snapshots the business thread posts and stores them once the journal
         is durable up to them (a snapshot must never be ahead of the journal)."""
         cdef State *st = &self.core.st
+        cdef double next_index = time.monotonic()
         while self.running or oms_atomic_load_i32(&st.snapshot_ready):
+            if self.history is not None and time.monotonic() >= next_index:
+                # the order-history index follows the journal from this thread too
+                self.history.update()
+                next_index = time.monotonic() + self.core.config.history_index_seconds
             if not oms_atomic_load_i32(&st.snapshot_ready):
                 time.sleep(0.01)
                 continue
@@ -2173,6 +2182,10 @@ cdef class Engine:
             self.writer.close()
             self.snapshots.close()
             self.writer = None
+            if self.history is not None:
+                self.history.update()
+                self.history.close()
+                self.history = None
 
     def __enter__(self):
         return self.start()

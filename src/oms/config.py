@@ -65,6 +65,7 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
     snapshot_every_seconds: Positive = 300
     snapshot_min_interval_seconds: NonNegative = 1  # the copy grows with the state
     snapshot_retention: Positive = 3
+    history_index_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0  # live history index; 0 = off
     symbols: list[SymbolConfig] = []
     accounts: list[AccountConfig] = []
 

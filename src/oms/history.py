@@ -68,6 +68,8 @@ class HistoryIndex:
                 continue
             start = offset if index == seg_index and offset else 64
             scan = scan_segment(path, index, start)
+            if index > seg_index and len(scan.kinds) == 0:
+                break           # not written yet (the flusher creates segments ahead of need)
             if len(scan.events):
                 self._index_events(scan.events)
                 total += len(scan.events)
