@@ -811,14 +811,80 @@ cdef inline bint crosses(uint8_t side, int64_t level_price, bint has_limit,
 
 cdef int64_t available_qty(State *st, Order *o, bint has_limit, int64_t limit,
                            int64_t enough) noexcept nogil:
-    """Opposite quantity that crosses `limit` (counted up to `enough`)."""
+    """Opposite quantity that crosses `limit` (counted up to `enough`), leaving out the
+    aggressor's own account when it has self-trade prevention."""
     cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
-    cdef int32_t i = opp.count - 1
+    cdef int32_t i = opp.count - 1, rslot
     cdef int64_t total = 0
+    cdef bint stp = st.accounts[o.account_id].stp_mode != STP_MODE_NONE
     while i >= 0 and total < enough and crosses(o.side, opp.levels[i].price, has_limit, limit):
-        total += opp.levels[i].qty
+        if not stp:
+            total += opp.levels[i].qty
+        else:
+            rslot = opp.levels[i].head
+            while rslot >= 0:
+                if st.orders[rslot].account_id != o.account_id:
+                    total += st.orders[rslot].leaves_qty
+                rslot = st.orders[rslot].next
         i -= 1
     return total
+
+cdef void execute_trade(State *st, Command *c, int32_t slot, int32_t rslot, int64_t q,
+                        int64_t px) noexcept nogil:
+    """One match of q at px: both orders filled (aggressor first), the reference price moved,
+    a TRADE report for each.  The caller takes the resting order out of its level."""
+    cdef Order *o = &st.orders[slot]
+    cdef Order *r = &st.orders[rslot]
+    cdef Event *ev
+    fill_order(st, o, q, px, c.time_ns)
+    fill_order(st, r, q, px, c.time_ns)
+    st.symbols[o.symbol_id].ref_price = px
+    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    ev.exec_type = EXEC_TYPE_TRADE
+    ev.last_px = px
+    ev.last_qty = q
+    ev.trade_id = st.next_trade_id
+    commit(st)
+    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, r)
+    ev.exec_type = EXEC_TYPE_TRADE
+    ev.last_px = px
+    ev.last_qty = q
+    ev.trade_id = st.next_trade_id
+    commit(st)
+    st.next_trade_id += 1
+    # the aggressor's fill is applied first, so when both fill it is terminal first
+    if o.leaves_qty == 0:
+        close_order(st, slot)
+
+cdef void iceberg_consumed(State *st, Level *lv, int32_t rslot, int64_t q) noexcept nogil:
+    """q of a resting iceberg's visible part is gone: refresh it at the back when empty."""
+    cdef Order *r = &st.orders[rslot]
+    r.display_leaves -= q
+    if r.display_leaves == 0 and r.leaves_qty > 0:
+        r.display_leaves = r.display_qty if r.display_qty < r.leaves_qty else r.leaves_qty
+        r.priority = st.next_priority
+        st.next_priority += 1
+        level_detach(st, lv, rslot)
+        level_insert(st, lv, rslot)
+
+cdef void stp_reduce(State *st, Command *c, int32_t slot, int64_t d) noexcept nogil:
+    """Self-trade prevention by decrement: the order loses d of its size."""
+    cdef Order *o = &st.orders[slot]
+    usage_add(st, o, -1)
+    o.qty -= d
+    o.leaves_qty -= d
+    o.version += 1
+    o.updated_ns = c.time_ns
+    if o.leaves_qty == 0:
+        o.reserved_notional = 0
+        set_status(st, o, ORD_STATUS_CANCELLED)
+        close_order(st, slot)
+        emit_exec(st, c, o, EXEC_TYPE_CANCELED, REJECT_CODE_SELF_TRADE_PREVENTED)
+    else:
+        reserve(st, o)
+        emit_exec(st, c, o, EXEC_TYPE_RESTATED, REJECT_CODE_SELF_TRADE_PREVENTED)
 
 cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
                 int64_t limit) noexcept nogil:
@@ -826,12 +892,14 @@ cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
     `limit`; returns whether it traded."""
     cdef Order *o = &st.orders[slot]
     cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
+    cdef uint8_t stp = st.accounts[o.account_id].stp_mode
     cdef Level *lv
     cdef int32_t rslot
     cdef Order *r
-    cdef int64_t q, px, visible
-    cdef Event *ev
+    cdef int64_t q, visible
     cdef bint traded = False
+    if st.symbols[o.symbol_id].matching == MATCHING_PRO_RATA:
+        return match_pro_rata(st, c, slot, has_limit, limit, stp)
     while o.leaves_qty > 0 and opp.count > 0:
         lv = &opp.levels[opp.count - 1]
         if not crosses(o.side, lv.price, has_limit, limit):
@@ -839,44 +907,109 @@ cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
         rslot = lv.head
         r = &st.orders[rslot]
         visible = r.display_leaves if r.display_qty > 0 else r.leaves_qty
+        if stp != STP_MODE_NONE and r.account_id == o.account_id:
+            if stp == STP_MODE_CANCEL_NEWEST:
+                cancel_remainder(st, c, slot, REJECT_CODE_SELF_TRADE_PREVENTED)
+                break
+            if stp == STP_MODE_CANCEL_OLDEST:
+                cancel_order(st, c, rslot, REJECT_CODE_SELF_TRADE_PREVENTED, False)
+                continue
+            q = o.leaves_qty if o.leaves_qty < visible else visible
+            stp_reduce(st, c, slot, q)
+            usage_add(st, r, -1)
+            r.qty -= q
+            r.leaves_qty -= q
+            r.version += 1
+            r.updated_ns = c.time_ns
+            if r.leaves_qty == 0:
+                r.reserved_notional = 0
+                book_unlink(st, opp, opp.count - 1, rslot, q)
+                set_status(st, r, ORD_STATUS_CANCELLED)
+                close_order(st, rslot)
+                emit_exec(st, c, r, EXEC_TYPE_CANCELED, REJECT_CODE_SELF_TRADE_PREVENTED)
+                continue
+            lv.qty -= q
+            reserve(st, r)
+            if r.display_qty > 0:
+                iceberg_consumed(st, lv, rslot, q)
+            emit_exec(st, c, r, EXEC_TYPE_RESTATED, REJECT_CODE_SELF_TRADE_PREVENTED)
+            continue
         q = o.leaves_qty if o.leaves_qty < visible else visible
-        px = lv.price
-        fill_order(st, o, q, px, c.time_ns)
-        fill_order(st, r, q, px, c.time_ns)
+        execute_trade(st, c, slot, rslot, q, lv.price)
         traded = True
-        st.symbols[o.symbol_id].ref_price = px
-        ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
-        fill_from_order(ev, o)
-        ev.exec_type = EXEC_TYPE_TRADE
-        ev.last_px = px
-        ev.last_qty = q
-        ev.trade_id = st.next_trade_id
-        commit(st)
-        ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
-        fill_from_order(ev, r)
-        ev.exec_type = EXEC_TYPE_TRADE
-        ev.last_px = px
-        ev.last_qty = q
-        ev.trade_id = st.next_trade_id
-        commit(st)
-        st.next_trade_id += 1
-        # the aggressor's fill is applied first, so when both fill it is terminal first
-        if o.leaves_qty == 0:
-            close_order(st, slot)
         if r.leaves_qty == 0:
             book_unlink(st, opp, opp.count - 1, rslot, q)
-            close_order(st, rslot)
             continue
         lv.qty -= q
         if r.display_qty > 0:
-            r.display_leaves -= q
-            if r.display_leaves == 0:
-                # iceberg refresh: a new visible slice, at the back of the level
+            iceberg_consumed(st, lv, rslot, q)
+    return traded
+
+cdef bint match_pro_rata(State *st, Command *c, int32_t slot, bint has_limit, int64_t limit,
+                         uint8_t stp) noexcept nogil:
+    """Pro-rata: each crossing level is shared out in proportion to the orders' leaves."""
+    cdef Order *o = &st.orders[slot]
+    cdef BookSide *opp = book_side(st, o.symbol_id, SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY)
+    cdef int64_t min_alloc = st.symbols[o.symbol_id].pro_rata_min_alloc
+    cdef int32_t li = opp.count - 1, rslot
+    cdef int64_t eligible, total, q, a, rest, extra, i, n, px
+    cdef Level *lv
+    cdef Order *r
+    cdef bint traded = False
+    if not ensure_scratch(st):
+        return False
+    while o.leaves_qty > 0 and li >= 0:
+        lv = &opp.levels[li]
+        if not crosses(o.side, lv.price, has_limit, limit):
+            break
+        px = lv.price
+        n = 0
+        eligible = 0
+        rslot = lv.head
+        while rslot >= 0:
+            r = &st.orders[rslot]
+            if not (stp != STP_MODE_NONE and r.account_id == o.account_id):
+                st.scratch[2 * n] = <uint64_t>rslot
+                n += 1
+                eligible += r.leaves_qty
+            rslot = r.next
+        if eligible == 0:
+            li -= 1
+            continue
+        q = o.leaves_qty if o.leaves_qty < eligible else eligible
+        total = 0
+        for i in range(n):
+            r = &st.orders[st.scratch[2 * i]]
+            a = q * r.leaves_qty // eligible
+            if a < min_alloc:
+                a = 0
+            st.scratch[2 * i + 1] = <uint64_t>a
+            total += a
+        rest = q - total
+        for i in range(n):
+            if rest == 0:
+                break
+            r = &st.orders[st.scratch[2 * i]]
+            extra = r.leaves_qty - <int64_t>st.scratch[2 * i + 1]
+            if extra > rest:
+                extra = rest
+            st.scratch[2 * i + 1] += <uint64_t>extra
+            rest -= extra
+        for i in range(n):
+            a = <int64_t>st.scratch[2 * i + 1]
+            if a == 0:
+                continue
+            rslot = <int32_t>st.scratch[2 * i]
+            r = &st.orders[rslot]
+            execute_trade(st, c, slot, rslot, a, px)
+            traded = True
+            if r.display_qty > 0:
                 r.display_leaves = r.display_qty if r.display_qty < r.leaves_qty else r.leaves_qty
-                r.priority = st.next_priority
-                st.next_priority += 1
-                level_detach(st, lv, rslot)
-                level_insert(st, lv, rslot)
+            if r.leaves_qty == 0:
+                book_unlink(st, opp, li, rslot, a)     # may drop the level: last use of lv
+            else:
+                lv.qty -= a
+        li -= 1
     return traded
 
 cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
@@ -1383,7 +1516,7 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
                 or c.stop_price < 0 or c.stop_price > OMS_MAX_PRICE
                 or c.expire_time_ns < 0 or c.expire_time_ns > 10000
                 or c.order_id >= c.orig_cl_ord_id or c.orig_cl_ord_id > 86400
-                or c.trail_bps > 10000):
+                or c.trail_bps > 10000 or c.flags > 1):
             code = REJECT_CODE_INVALID_ADMIN
         else:
             s = &st.symbols[c.symbol_id]
@@ -1396,12 +1529,14 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
             s.open_sec = <int64_t>c.order_id
             s.close_sec = <int64_t>c.orig_cl_ord_id
             s.market_protection_bps = c.trail_bps
+            s.matching = <uint8_t>c.flags
+            s.pro_rata_min_alloc = c.strategy_id if c.strategy_id > 0 else 1
             s.defined = 1
     elif op == ADMIN_OP_SET_ACCOUNT:
         if (c.account_id >= st.max_accounts or not in_limit(c.price) or not in_limit(c.qty)
                 or not in_limit(c.stop_price) or not in_limit(c.display_qty)
                 or not in_limit(c.min_qty) or c.expire_time_ns < 0 or c.expire_time_ns > 100
-                or c.flags > 1):
+                or c.flags > 1 or c.trail_bps > 3):
             code = REJECT_CODE_INVALID_ADMIN
         else:
             a = &st.accounts[c.account_id]
@@ -1412,6 +1547,7 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
             a.gross_limit = c.min_qty
             a.concentration_pct = c.expire_time_ns
             a.enabled = <uint8_t>c.flags
+            a.stp_mode = <uint8_t>c.trail_bps
             a.defined = 1
     elif op == ADMIN_OP_HALT_SYMBOL or op == ADMIN_OP_RESUME_SYMBOL:
         if c.symbol_id >= st.max_symbols or not st.symbols[c.symbol_id].defined:
@@ -1852,6 +1988,8 @@ cdef class Core:
             s.close_sec = sym.close_sec
             s.halted = sym.halted
             s.market_protection_bps = sym.market_protection_bps
+            s.matching = py_layout.Matching[sym.matching.upper()]
+            s.pro_rata_min_alloc = sym.pro_rata_min_alloc
             s.defined = 1
         for acc in config.accounts:
             a = &self.st.accounts[acc.account_id]
@@ -1862,6 +2000,7 @@ cdef class Core:
             a.gross_limit = acc.gross_limit
             a.concentration_pct = acc.concentration_pct
             a.enabled = acc.enabled
+            a.stp_mode = py_layout.StpMode[acc.stp_mode.upper()]
             a.defined = 1
 
     def __dealloc__(self):

@@ -85,6 +85,7 @@ cdef enum ExecType:
     EXEC_TYPE_PENDING_CANCEL = 8
     EXEC_TYPE_PENDING_REPLACE = 9
     EXEC_TYPE_TRIGGERED = 10
+    EXEC_TYPE_RESTATED = 11
 
 cdef enum CxlRejResponseTo:
     CXL_REJ_RESPONSE_TO_CANCEL = 1
@@ -105,6 +106,16 @@ cdef enum MassCancelScope:
     MASS_CANCEL_SCOPE_SYMBOL = 4
     MASS_CANCEL_SCOPE_SIDE = 8
     MASS_CANCEL_SCOPE_STRATEGY = 16
+
+cdef enum StpMode:
+    STP_MODE_NONE = 0
+    STP_MODE_CANCEL_NEWEST = 1
+    STP_MODE_CANCEL_OLDEST = 2
+    STP_MODE_DECREMENT = 3
+
+cdef enum Matching:
+    MATCHING_PRICE_TIME = 0
+    MATCHING_PRO_RATA = 1
 
 cdef enum RejectCode:
     REJECT_CODE_NONE = 0
@@ -139,6 +150,7 @@ cdef enum RejectCode:
     REJECT_CODE_KILL_SWITCH_ACTIVE = 402
     REJECT_CODE_ACCOUNT_DISABLED = 403
     REJECT_CODE_POST_ONLY_WOULD_TRADE = 404
+    REJECT_CODE_SELF_TRADE_PREVENTED = 405
     REJECT_CODE_RISK_MAX_ORDER_QTY = 500
     REJECT_CODE_RISK_MAX_ORDER_NOTIONAL = 501
     REJECT_CODE_RISK_CREDIT_LIMIT = 502
@@ -267,7 +279,9 @@ cdef struct SymbolRef:
     uint8_t halted
     uint8_t _pad0[6]
     int64_t market_protection_bps
-    uint8_t _reserved[48]
+    int64_t pro_rata_min_alloc
+    uint8_t matching
+    uint8_t _reserved[39]
 
 cdef struct Account:
     int64_t credit_limit
@@ -280,7 +294,8 @@ cdef struct Account:
     int64_t position_cost
     uint8_t defined
     uint8_t enabled
-    uint8_t _reserved[62]
+    uint8_t stp_mode
+    uint8_t _reserved[61]
 
 cdef struct Position:
     int64_t net_qty

@@ -51,6 +51,7 @@ class RejectCode(enum.IntEnum):
     KILL_SWITCH_ACTIVE = 402
     ACCOUNT_DISABLED = 403
     POST_ONLY_WOULD_TRADE = 404
+    SELF_TRADE_PREVENTED = 405
     # -- pre-trade risk (5xx) --
     RISK_MAX_ORDER_QTY = 500
     RISK_MAX_ORDER_NOTIONAL = 501
@@ -130,6 +131,8 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.KILL_SWITCH_ACTIVE: CodeInfo("kill switch is on: no new orders", 0, _OTHER),
     _C.ACCOUNT_DISABLED: CodeInfo("account is disabled", 15, _OTHER),
     _C.POST_ONLY_WOULD_TRADE: CodeInfo("post-only order would trade on entry", 11, _OTHER),
+    _C.SELF_TRADE_PREVENTED: CodeInfo(
+        "self-trade prevented: the order would have traded with its own account", 0, _OTHER),
     _C.RISK_MAX_ORDER_QTY: CodeInfo("order quantity exceeds the account's maximum", 3, _OTHER),
     _C.RISK_MAX_ORDER_NOTIONAL: CodeInfo("order notional exceeds the account's maximum", 3, _OTHER),
     _C.RISK_CREDIT_LIMIT: CodeInfo(

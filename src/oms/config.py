@@ -8,7 +8,7 @@ edge.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -33,6 +33,8 @@ class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     close_sec: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 86_400
     halted: bool = False
     market_protection_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    matching: Literal["price_time", "pro_rata"] = "price_time"
+    pro_rata_min_alloc: Positive = 1
 
 
 class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -45,6 +47,7 @@ class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     gross_limit: Limit = LIMIT_MAX
     concentration_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] = 100
     enabled: bool = True
+    stp_mode: Literal["none", "cancel_newest", "cancel_oldest", "decrement"] = "none"
 
 
 class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):

@@ -105,6 +105,19 @@ class ExecType(enum.IntEnum):
     PENDING_CANCEL = 8
     PENDING_REPLACE = 9
     TRIGGERED = 10
+    RESTATED = 11
+
+
+class StpMode(enum.IntEnum):
+    NONE = 0
+    CANCEL_NEWEST = 1
+    CANCEL_OLDEST = 2
+    DECREMENT = 3
+
+
+class Matching(enum.IntEnum):
+    PRICE_TIME = 0
+    PRO_RATA = 1
 
 
 class CxlRejResponseTo(enum.IntEnum):
@@ -252,6 +265,8 @@ SYMBOL_FIELDS = [                    # reference data, one row per symbol id
     ("defined", "uint8_t"),
     ("halted", "uint8_t"),
     ("market_protection_bps", "int64_t"),  # market-like orders trade within ref +/- this
+    ("pro_rata_min_alloc", "int64_t"),
+    ("matching", "uint8_t"),         # Matching
 ]
 
 ACCOUNT_FIELDS = [                   # risk limits and usage, one row per account id
@@ -265,6 +280,7 @@ ACCOUNT_FIELDS = [                   # risk limits and usage, one row per accoun
     ("position_cost", "int64_t"),    # usage: sum over symbols of |net_qty| * avg_px
     ("defined", "uint8_t"),
     ("enabled", "uint8_t"),
+    ("stp_mode", "uint8_t"),         # StpMode: self-trade prevention of this account
 ]
 
 POSITION_FIELDS = [                  # one row per (account, symbol)
@@ -288,7 +304,7 @@ STRUCTS = {
 }
 
 ENUMS = [CommandType, Side, OrdType, TimeInForce, ExecInst, OrdStatus, EventType, ExecType,
-         CxlRejResponseTo, AdminOp, MassCancelScope]
+         CxlRejResponseTo, AdminOp, MassCancelScope, StpMode, Matching]
 
 
 _C_SIZES = {"int64_t": 8, "uint64_t": 8, "int32_t": 4, "uint32_t": 4, "uint16_t": 2,
