@@ -26,7 +26,8 @@ DTYPES = {
 }
 
 # Enums whose zero is a meaningful value: "no filter" and "no reject".
-ZERO_ALLOWED = {layout.MassCancelScope, layout.ExecInst, RejectCode}
+ZERO_ALLOWED = {layout.MassCancelScope, layout.ExecInst, layout.StpMode, layout.Matching,
+                RejectCode}
 ALL_ENUMS = layout.ENUMS + [RejectCode]
 
 
