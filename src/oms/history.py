@@ -38,6 +38,16 @@ _QQ = struct.Struct(">QQ")
 _IQQ = struct.Struct(">IQQ")
 
 
+def _has_records(path: str) -> bool:
+    """Whether a segment has a first record (archived segments are closed, so yes)."""
+    if path.endswith(".zst"):
+        return True
+    with open(path, "rb") as fh:
+        fh.seek(64)
+        head = fh.read(4)
+    return len(head) == 4 and head != b"\0\0\0\0"
+
+
 class HistoryIndex:
     def __init__(self, journal_dir: str, map_size: int = 1 << 38):
         self.journal_dir = journal_dir
@@ -62,22 +72,22 @@ class HistoryIndex:
         at the first damaged record (recovery's business, not the index's)."""
         with self.env.begin() as txn:
             seg_index, offset = self._position(txn)
+        segments = [(i, p) for i, p in segment_files(self.journal_dir) if i >= seg_index]
         total = 0
-        for index, path in segment_files(self.journal_dir):
-            if index < seg_index:
-                continue
+        for k, (index, path) in enumerate(segments):
+            # the writer appends only to the newest segment: this one is complete if the next
+            # one already holds records *before* this one is read (checked first, so a roll
+            # during the read cannot make us skip this segment's last records)
+            later = k + 1 < len(segments) and _has_records(segments[k + 1][1])
             start = offset if index == seg_index and offset else 64
             scan = scan_segment(path, index, start)
-            if index > seg_index and len(scan.kinds) == 0:
-                break           # not written yet (the flusher creates segments ahead of need)
             if len(scan.events):
                 self._index_events(scan.events)
                 total += len(scan.events)
             with self.env.begin(write=True) as txn:
                 txn.put(b"position", _QQ.pack(index, scan.end), db=self.db["meta"])
-            if scan.error_offset >= 0:
+            if scan.error_offset >= 0 or not later:
                 break
-            seg_index, offset = index, scan.end
         return total
 
     def _index_events(self, events: np.ndarray) -> None:
