@@ -35,14 +35,13 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
 
 from crash_driver import IDEM_TAG, crash_config, event_digest
 from oms.codes import RejectCode as R
-from oms.journal import replay, scan_journal, segment_files, verify
+from oms.journal import replay, scan_journal, verify
 from oms.layout import CommandType as K, EventType as E, ExecType as X
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,41 +151,10 @@ class Ledger:
         return [p for cl, p in sorted(self.sent.items()) if cl not in self.acked_new_cls]
 
 
-def trailing_bad_segments(directory: str) -> list[str]:
-    """Segment files after the last readable one whose header was never written (the kill
-    landed while the flusher was creating the next segment): see
-    test_journal.py::test_recovery_ignores_unwritten_segment_header (xfail, strict)."""
-    bad = []
-    if not os.path.isdir(directory):
-        return bad
-    for _, path in reversed(segment_files(directory)):
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-        if head == b"OMSJRNL\0":
-            break
-        bad.append(path)
-    return bad
-
-
-NO_HEADER = ("not a journal segment (bad magic)", "shorter than a segment header")
-
-
-def start_and_recover(directory: str, run: int, resend_file: str, worked_around: list):
-    """Start driver `run` and wait for its recovery.  If recovery refused the journal only
-    because a kill left a segment file whose header was never written (the known bug), that
-    file is recorded and removed and the driver started again; anything else fails."""
-    for attempt in range(2):
-        child = Child(directory, run, resend_file)
-        try:
-            return child, json.loads(child.expect("RECOVERED"))
-        except AssertionError as exc:
-            bad = trailing_bad_segments(directory)
-            if attempt or not bad or not any(sign in str(exc) for sign in NO_HEADER):
-                raise
-            for path in bad:
-                worked_around.append((os.path.basename(path), os.path.getsize(path)))
-                os.unlink(path)
-    raise AssertionError("unreachable")
+def start_and_recover(directory: str, run: int, resend_file: str):
+    """Start driver `run` and wait for its recovery."""
+    child = Child(directory, run, resend_file)
+    return child, json.loads(child.expect("RECOVERED"))
 
 
 def journal_index(directory: str):
@@ -285,7 +253,6 @@ def test_sigkill_at_random_points(tmp_path):
     rng = random.Random(SEED)
     ledger = Ledger()
     stats = collections.Counter()
-    worked_around = []
     kills = 0
     run = 0
     child = None
@@ -301,8 +268,7 @@ def test_sigkill_at_random_points(tmp_path):
                 child.kill()
                 stats["early kills"] += 1
             else:
-                child, recovered = start_and_recover(directory, run, resend_file,
-                                                     worked_around)
+                child, recovered = start_and_recover(directory, run, resend_file)
                 if recovered["torn_tail"]:
                     stats["torn tails cut"] += 1
                 stats["events rewritten"] += recovered["appended"]
@@ -327,7 +293,7 @@ def test_sigkill_at_random_points(tmp_path):
         # finally a clean stop: the next driver runs, stops on request, closes the engine
         with open(resend_file, "w") as fh:
             json.dump(ledger.unacknowledged_news(), fh)
-        child, recovered = start_and_recover(directory, run, resend_file, worked_around)
+        child, recovered = start_and_recover(directory, run, resend_file)
         check_journal(directory, ledger, recovered)
         check_state(directory, recovered)
         child.send("GO")
@@ -356,9 +322,4 @@ def test_sigkill_at_random_points(tmp_path):
     assert kills >= 20
     assert len(ledger.acked) > 100, "the drivers hardly ran"
     print(f"\n{kills} kills, {len(ledger.acked)} acknowledged commands, journal {sizes}, "
-          f"{dict(stats)}; segment files left without a header (worked around): "
-          f"{worked_around}")
-    if worked_around:
-        warnings.warn(f"kills left segment files without a header (name, size), which "
-                      f"recovery refused (test_journal.py::"
-                      f"test_recovery_ignores_unwritten_segment_header): {worked_around}")
+          f"{dict(stats)}")

@@ -5,7 +5,7 @@ replay to a point (`until_seq`, `until_time_ns`).
 
 Journals are produced by the engine itself: `Core.process` with a `JournalWriter` attached
 (the direct driver) or a journaled `Engine` (the threaded one).  The bugs found are at the end,
-each a strict xfail with its reason.
+each kept as a regression test.
 """
 
 from __future__ import annotations
@@ -570,13 +570,9 @@ def test_replay_until_seq_and_time(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# bugs found (strict xfail: each turns into a failure once fixed, so the marker comes off)
+# bugs found by these tests, fixed: each stays as a regression test
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a JournalWriter flushed before it rolls (open_journal "
-                   "always flushes) without a flusher thread creates the spare segment N+1, "
-                   "rolls into N+1 itself, and close() unlinks the spare's path: segment N+1 "
-                   "and its records are deleted")
 def test_direct_writer_keeps_every_segment(tmp_path):
     d = str(tmp_path)
     cfg = small_config(d)
@@ -593,11 +589,6 @@ def test_direct_writer_keeps_every_segment(tmp_path):
     assert np.array_equal(commands["seq"], np.arange(1, 601))
 
 
-@pytest.mark.xfail(strict=True, raises=JournalError,
-                   reason="a SIGKILL while the flusher creates the next segment (between "
-                          "open(O_CREAT)/fallocate and the header write) leaves a file with no "
-                          "header, and recovery refuses the whole journal ('bad magic' / "
-                          "'shorter than a segment header')")
 @pytest.mark.parametrize("content", ["empty file", "zeros"])
 def test_recovery_ignores_unwritten_segment_header(tmp_path, content):
     d = str(tmp_path)
@@ -613,11 +604,6 @@ def test_recovery_ignores_unwritten_segment_header(tmp_path, content):
         engine.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="recovery loads the latest snapshot even when the journal ends "
-                          "before it (torn tail cut under a snapshot; async durability and a "
-                          "machine crash): events or commands go missing from the journal "
-                          "for good, and verify/replay of it fail later")
 @pytest.mark.parametrize("case", ["torn record under the snapshot",
                                   "journal shorter than the snapshot"])
 def test_recovery_detects_a_journal_behind_its_snapshot(tmp_path, case):

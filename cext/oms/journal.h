@@ -95,24 +95,28 @@ static inline void oms_segment_path(char *out, size_t cap, const char *dir, int6
     snprintf(out, cap, "%s/%020lld.seg", dir, (long long)index);
 }
 
-/* Create (or reuse, if empty) segment `index`, preallocated and mapped; header written.
- * populate: fault its pages in now (done by the flusher ahead of need). */
+/* Create segment `index`, preallocated and mapped, header written.  The file is built under
+ * a temporary name and renamed into place once its header is written, so a crash never
+ * leaves a segment file without a valid header.  populate: fault its pages in now. */
 static inline int oms_segment_create(oms_segment *s, const char *dir, int64_t index,
                                      int64_t size, int64_t first_seq, int64_t now_ns,
                                      int populate) {
-    char path[4096];
+    char path[4096], tmp[4200];
     oms_segment_path(path, sizeof path, dir, index);
-    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return -errno;
     if (posix_fallocate(fd, 0, size) != 0 && ftruncate(fd, size) != 0) {
         int e = errno;
         close(fd);
+        unlink(tmp);
         return -e;
     }
     char *map = (char *)mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         int e = errno;
         close(fd);
+        unlink(tmp);
         return -e;
     }
 #ifdef MADV_POPULATE_WRITE
@@ -128,6 +132,13 @@ static inline int oms_segment_create(oms_segment *s, const char *dir, int64_t in
     memcpy(map + 16, &first_seq, 8);
     memcpy(map + 24, &now_ns, 8);
     memcpy(map + 32, &size, 8);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        munmap(map, (size_t)size);
+        close(fd);
+        unlink(tmp);
+        return -e;
+    }
     s->fd = fd;
     s->map = map;
     s->size = size;
@@ -209,38 +220,40 @@ static inline int oms_journal_open(oms_journal *j, const char *dir, int64_t segm
 }
 
 static inline int oms_journal_roll(oms_journal *j, int64_t first_seq, int64_t now_ns) {
+    int flusher = __atomic_load_n(&j->flusher, __ATOMIC_ACQUIRE);
+    int64_t next = j->cur.index + 1;
     /* end marker: a zero length (the file is preallocated with zeros; be explicit anyway) */
     if (j->pos + 4 <= j->cur.size) memset(j->cur.map + j->pos, 0, 4);
-    if (!j->flusher) {
-        /* no flusher thread (direct use, tools): sync and close here, create the next */
+    if (flusher) {
+        while (j->retired_head - __atomic_load_n(&j->retired_tail, __ATOMIC_ACQUIRE) >= OMS_RETIRED_MAX)
+            sched_yield();      /* the flusher is far behind: wait rather than lose a segment */
+        j->retired[j->retired_head % OMS_RETIRED_MAX] = j->cur;
+        __atomic_store_n(&j->retired_head, j->retired_head + 1, __ATOMIC_RELEASE);
+        /* the flusher prepares (and pre-faults) the next segment ahead of need: wait for it */
+        while (!__atomic_load_n(&j->spare_ready, __ATOMIC_ACQUIRE)) {
+            int err = __atomic_load_n(&j->spare_error, __ATOMIC_ACQUIRE);
+            if (err) return err;
+            sched_yield();
+        }
+    } else {
+        /* no flusher thread (direct use, tools, after stop): sync and close here */
         fdatasync(j->cur.fd);
-        int64_t next = j->cur.index + 1;
         oms_segment_close(&j->cur);
+    }
+    if (__atomic_load_n(&j->spare_ready, __ATOMIC_ACQUIRE) && j->spare.index == next) {
+        /* a spare prepared while a flusher ran is the next segment: take it */
+        __atomic_store_n(&j->cur.fd, j->spare.fd, __ATOMIC_RELEASE);
+        j->cur.map = j->spare.map;
+        j->cur.size = j->spare.size;
+        j->cur.index = next;
+        memcpy(j->cur.map + 16, &first_seq, 8);
+        memcpy(j->cur.map + 24, &now_ns, 8);
+        j->spare.map = NULL;
+        j->spare.fd = -1;
+    } else {
         int rc = oms_segment_create(&j->cur, j->dir, next, j->segment_size, first_seq, now_ns, 0);
         if (rc) return rc;
-        j->spare_wanted = next + 1;
-        j->pos = OMS_SEGMENT_HEADER;
-        return 0;
     }
-    while (j->retired_head - __atomic_load_n(&j->retired_tail, __ATOMIC_ACQUIRE) >= OMS_RETIRED_MAX)
-        sched_yield();      /* the flusher is far behind: wait rather than lose a segment */
-    j->retired[j->retired_head % OMS_RETIRED_MAX] = j->cur;
-    __atomic_store_n(&j->retired_head, j->retired_head + 1, __ATOMIC_RELEASE);
-    /* the flusher prepares (and pre-faults) the next segment ahead of need: take it */
-    while (!__atomic_load_n(&j->spare_ready, __ATOMIC_ACQUIRE)) {
-        int err = __atomic_load_n(&j->spare_error, __ATOMIC_ACQUIRE);
-        if (err) return err;
-        sched_yield();
-    }
-    int64_t next = j->spare.index;
-    __atomic_store_n(&j->cur.fd, j->spare.fd, __ATOMIC_RELEASE);
-    j->cur.map = j->spare.map;
-    j->cur.size = j->spare.size;
-    j->cur.index = next;
-    memcpy(j->cur.map + 16, &first_seq, 8);
-    memcpy(j->cur.map + 24, &now_ns, 8);
-    j->spare.map = NULL;
-    j->spare.fd = -1;
     /* order matters: the flusher reads spare_wanted after it sees spare_ready == 0 */
     __atomic_store_n(&j->spare_wanted, next + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&j->spare_ready, 0, __ATOMIC_RELEASE);
@@ -313,7 +326,10 @@ static inline int oms_journal_flush_step(oms_journal *j, int do_sync) {
         __atomic_store_n(&j->durable_seq, target, __ATOMIC_RELEASE);
         worked = 1;
     }
-    if (!__atomic_load_n(&j->spare_ready, __ATOMIC_ACQUIRE) && j->spare.map == NULL) {
+    /* only a flusher thread prepares the next segment: without one, the writer's roll
+     * creates it, and a spare made here would be the same file */
+    if (__atomic_load_n(&j->flusher, __ATOMIC_ACQUIRE)
+            && !__atomic_load_n(&j->spare_ready, __ATOMIC_ACQUIRE) && j->spare.map == NULL) {
         int64_t wanted = __atomic_load_n(&j->spare_wanted, __ATOMIC_ACQUIRE);
         int rc = oms_segment_create(&j->spare, j->dir, wanted, j->segment_size, 0, 0, 0);
         if (rc) {

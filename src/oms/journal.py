@@ -52,6 +52,7 @@ class RecoveryReport:
     verified_events: int = 0
     appended_events: int = 0               # events a crash kept out of the journal, rewritten
     torn_tail: str | None = None           # what was cut, where
+    discarded_snapshots: int = 0           # snapshots ahead of what the journal holds
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -63,6 +64,9 @@ class RecoveryReport:
             parts.append(f"{self.appended_events} missing events rewritten")
         if self.torn_tail:
             parts.append(f"torn tail cut: {self.torn_tail}")
+        if self.discarded_snapshots:
+            parts.append(f"{self.discarded_snapshots} snapshot(s) ahead of the journal "
+                         f"discarded")
         return f"recovered in {self.seconds:.3f} s: " + ", ".join(parts)
 
 
@@ -84,10 +88,22 @@ def segment_files(directory: str) -> list[tuple[int, str]]:
 def scan_journal(directory: str) -> list:
     """Every segment scanned, in order; trailing segments with no records are dropped (the
     flusher creates the next segment ahead of need)."""
-    scans = [scan_segment(path, index) for index, path in segment_files(directory)]
+    files = segment_files(directory)
+    if files and _never_written(files[-1][1]):
+        files.pop()         # a creation cut short by a crash, before segments were atomic
+    scans = [scan_segment(path, index) for index, path in files]
     while scans and scans[-1].empty and len(scans) > 1:
         scans.pop()
     return scans
+
+
+def _never_written(path: str) -> bool:
+    """A plain segment file that is empty or has an all-zero header: no data was ever in it."""
+    if path.endswith(".zst"):
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    return len(head) < 64 or head == bytes(64)
 
 
 def check_scans(scans: list) -> str | None:
@@ -188,20 +204,57 @@ def _compatible(stored: EngineConfig, config: EngineConfig) -> None:
                 f"{getattr(config, name)}: capacities of a journal cannot change")
 
 
+class _EventCursor:
+    """The journal's events after a point, read in order across segments without copying
+    them into one array (events are journaled in sequence order)."""
+
+    def __init__(self, scans: list, after_seq: int):
+        self.chunks = []
+        for scan in scans:
+            events = scan.events
+            if len(events) == 0 or int(events["seq"][-1]) <= after_seq:
+                continue
+            if int(events["seq"][0]) <= after_seq:
+                events = events[np.searchsorted(events["seq"], after_seq, side="right"):]
+            self.chunks.append(events)
+        self.chunk = 0
+        self.offset = 0
+
+    def take(self, n: int) -> np.ndarray:
+        """Up to n next events (fewer at the end of the journal)."""
+        parts = []
+        while n > 0 and self.chunk < len(self.chunks):
+            events = self.chunks[self.chunk]
+            part = events[self.offset:self.offset + n]
+            parts.append(part)
+            n -= len(part)
+            self.offset += len(part)
+            if self.offset == len(events):
+                self.chunk += 1
+                self.offset = 0
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+
+
 def replay_into(core: Core, scans: list, until_seq: int | None = None,
-                progress=None) -> tuple[int, int, list]:
+                progress=None) -> tuple[int, int, np.ndarray]:
     """Re-execute the journal's commands after the core's state; check every journaled event
     is reproduced.  Returns (commands replayed, events verified, events produced beyond the
     journal's).  `progress(commands_done)` is called after each segment."""
-    start_cmd = core.counters()["cmd_seq"]
-    journaled = [s.events[s.events["seq"] > core.counters()["event_seq"]] for s in scans]
-    journaled = np.concatenate(journaled) if journaled else np.empty(0, EVENT_DTYPE)
+    counters = core.counters()
+    start_cmd = counters["cmd_seq"]
+    journaled = _EventCursor(scans, counters["event_seq"])
     replayed = verified = 0
-    produced = []
+    beyond = []
     for scan in scans:
-        cmds = scan.commands[scan.commands["seq"] > start_cmd + replayed]
-        if until_seq is not None:
-            cmds = cmds[cmds["seq"] <= until_seq]
+        cmds = scan.commands
+        if len(cmds) == 0 or int(cmds["seq"][-1]) <= start_cmd + replayed:
+            continue
+        if int(cmds["seq"][0]) <= start_cmd + replayed:
+            cmds = cmds[np.searchsorted(cmds["seq"], start_cmd + replayed, side="right"):]
+        if until_seq is not None and int(cmds["seq"][-1]) > until_seq:
+            cmds = cmds[:np.searchsorted(cmds["seq"], until_seq, side="right")]
         if len(cmds) == 0:
             continue
         expected_first = start_cmd + replayed + 1
@@ -209,28 +262,68 @@ def replay_into(core: Core, scans: list, until_seq: int | None = None,
             raise JournalCorruptError(
                 f"{scan.path}: command sequence jumps from {expected_first - 1} to "
                 f"{int(cmds['seq'][0])}")
-        out = core.process(cmds.copy())
+        # the scan's arrays are ours: process() may write the (identical) seq back into them
+        out = core.process(cmds)
         replayed += len(cmds)
-        produced.append(out)
+        expected = journaled.take(len(out))
+        n = len(expected)
+        if n and out[:n].tobytes() != expected.tobytes():
+            rows = (out[:n].view(np.uint8).reshape(n, -1)
+                    != expected.view(np.uint8).reshape(n, -1)).any(axis=1)
+            i = int(np.argmax(rows))
+            raise JournalDivergenceError(
+                f"event {int(expected[i]['seq'])} differs on re-execution:\n"
+                f"  journal:  {_event_text(expected[i])}\n  replayed: {_event_text(out[i])}")
+        verified += n
+        if n < len(out):
+            beyond.append(out[n:])
         if progress is not None:
             progress(replayed)
-    produced = np.concatenate(produced) if produced else np.empty(0, EVENT_DTYPE)
-    n = min(len(produced), len(journaled))
-    if n:
-        same = produced[:n].view(np.uint8).reshape(n, -1) == journaled[:n].view(np.uint8).reshape(n, -1)
-        bad = np.nonzero(~same.all(axis=1))[0]
-        if len(bad):
-            i = int(bad[0])
-            raise JournalDivergenceError(
-                f"event {int(journaled[i]['seq'])} differs on re-execution:\n"
-                f"  journal:  {_event_text(journaled[i])}\n  replayed: {_event_text(produced[i])}")
-        verified = n
-    return replayed, verified, produced[n:]
+    beyond = np.concatenate(beyond) if beyond else np.empty(0, EVENT_DTYPE)
+    return replayed, verified, beyond
 
 
 def _event_text(ev) -> str:
     return ", ".join(f"{name}={ev[name]}" for name in EVENT_DTYPE.names
                      if not name.startswith("_"))
+
+
+def _journal_end(scans: list) -> tuple[int, int]:
+    """(last command sequence, last event sequence) the journal holds."""
+    last_cmd = last_ev = 0
+    for scan in scans:
+        if len(scan.commands):
+            last_cmd = max(last_cmd, int(scan.commands["seq"][-1]))
+        if len(scan.events):
+            last_ev = max(last_ev, int(scan.events["seq"][-1]))
+    return last_cmd, last_ev
+
+
+def _restore_latest_behind(core_factory, store: SnapshotStore, last_cmd: int, last_ev: int,
+                           report: RecoveryReport) -> Core:
+    """A core restored from the newest snapshot the journal reaches (both its command and
+    its event sequence); newer snapshots describe records the journal lost (a torn tail, or
+    an async journal after a machine crash) and are deleted."""
+    for seq in reversed(store.sequences()):
+        snap = store.latest(at_most=seq)
+        core = core_factory()
+        core.restore(snap[1])
+        counters = core.counters()
+        if counters["cmd_seq"] <= last_cmd and counters["event_seq"] <= last_ev:
+            report.snapshot_seq = seq
+            return core
+        with store.env.begin(write=True) as txn:
+            txn.delete(struct.pack(">Q", seq))
+        report.discarded_snapshots += 1
+    return core_factory()
+
+
+def _remove_partial_segments(directory: str) -> None:
+    """A segment is created under a temporary name and renamed once its header is written:
+    a leftover temporary file is a creation a crash interrupted."""
+    for name in os.listdir(directory):
+        if name.endswith(".seg.tmp"):
+            os.unlink(os.path.join(directory, name))
 
 
 def open_journal(config: EngineConfig) -> tuple[Core, JournalWriter, RecoveryReport,
@@ -247,18 +340,21 @@ def open_journal(config: EngineConfig) -> tuple[Core, JournalWriter, RecoveryRep
     else:
         write_config(directory, config)
         base_config = config
+    _remove_partial_segments(directory)
     store = SnapshotStore(directory, retention=config.snapshot_retention)
-    core = Core(base_config)
-    snap = store.latest()
-    if snap is not None:
-        report.snapshot_seq = snap[0]
-        core.restore(snap[1])
-    scans = scan_journal(directory)
-    report.torn_tail = check_scans(scans)
-    if report.torn_tail:
-        cut_tail(scans[-1])
-        scans[-1] = scan_segment(scans[-1].path, scans[-1].index)
-    replayed, verified, missing = replay_into(core, scans)
+    try:
+        scans = scan_journal(directory)
+        report.torn_tail = check_scans(scans)
+        if report.torn_tail:
+            cut_tail(scans[-1])
+            scans[-1] = scan_segment(scans[-1].path, scans[-1].index)
+        last_cmd, last_ev = _journal_end(scans)
+        core = _restore_latest_behind(lambda: Core(base_config), store, last_cmd, last_ev,
+                                      report)
+        replayed, verified, missing = replay_into(core, scans)
+    except BaseException:
+        store.close()
+        raise
     report.replayed_commands, report.verified_events = replayed, verified
     if scans:
         last = scans[-1]
