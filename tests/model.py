@@ -3,7 +3,13 @@
 Slow and obvious on purpose: dicts, lists and deques, one command at a time.  The hypothesis
 comparison (tests/test_model_equivalence.py) drives the compiled core and this model with the
 same commands and requires identical events and final state.  Every rule below cites the part
-of docs/engine.md it implements; when the two disagree, the document decides.
+of docs/engine.md it implements; when the two disagree, the document decides.  The section
+"Order types, time in force and modification (issue 3)" extends and overrides the earlier ones
+(order types, TIF, icebergs, triggers, priority, TIMER); it is implemented throughout.
+The later section "Venue rules: self-trade prevention and pro-rata" is not modelled yet: only
+its reference data (stp_mode, matching, pro_rata_min_alloc, from config and SET_ACCOUNT /
+SET_SYMBOL) is kept, and matching raises NotImplementedError when a symbol is pro-rata or the
+aggressor's account has a self-trade prevention mode.
 
 Interface:
     model = ReferenceModel(config)           # oms.config.EngineConfig
@@ -33,6 +39,7 @@ from oms.layout import (
     CommandType,
     CxlRejResponseTo,
     EventType,
+    ExecInst,
     ExecType,
     MassCancelScope,
     OrdStatus,
@@ -50,9 +57,21 @@ POSITION_NAMES = [n for n, _ in POSITION_FIELDS]
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 MARKET, LIMIT = int(OrdType.MARKET), int(OrdType.LIMIT)
+STOP, STOP_LIMIT = int(OrdType.STOP), int(OrdType.STOP_LIMIT)
+MIT, LIT = int(OrdType.MARKET_IF_TOUCHED), int(OrdType.LIMIT_IF_TOUCHED)
+TRAILING = int(OrdType.TRAILING_STOP)
 DAY, GTC, IOC = int(TimeInForce.DAY), int(TimeInForce.GTC), int(TimeInForce.IOC)
+FOK, GTD = int(TimeInForce.FOK), int(TimeInForce.GTD)
+AT_OPEN, AT_CLOSE = int(TimeInForce.AT_OPEN), int(TimeInForce.AT_CLOSE)
 ORD_TYPES = {int(v) for v in OrdType}
 TIFS = {int(v) for v in TimeInForce}
+POST_ONLY = int(ExecInst.POST_ONLY)
+
+# docs/engine.md, issue 3, "New fields": the three families of order types.
+PRICED = frozenset({LIMIT, STOP_LIMIT, LIT})                     # carry a limit price
+STOP_FAMILY = frozenset({STOP, STOP_LIMIT, MIT, LIT, TRAILING})  # held until triggered
+MARKET_LIKE = frozenset({MARKET, STOP, MIT, TRAILING})           # execute as market orders
+WITH_STOP_PRICE = frozenset({STOP, STOP_LIMIT, MIT, LIT})        # need a stop_price
 
 ST_ACCEPTED = int(OrdStatus.ACCEPTED)
 ST_PARTIAL = int(OrdStatus.PARTIALLY_FILLED)
@@ -66,6 +85,12 @@ LIVE_STATUSES = (ST_ACCEPTED, ST_PARTIAL)
 
 DERIVED_KEY_BIT = 0x8000000000000000
 SECONDS_PER_DAY = 86400
+DAY_NS = SECONDS_PER_DAY * NS_PER_SEC
+INT64_MAX = 2**63 - 1
+
+# "Venue rules" reference data (config names -> stored values); the rules are not modelled.
+_MATCHING = {"price_time": 0, "pro_rata": 1}
+_STP_MODES = {"none": 0, "cancel_newest": 1, "cancel_oldest": 2, "decrement": 3}
 
 
 def _sign(x: int) -> int:
@@ -73,11 +98,12 @@ def _sign(x: int) -> int:
 
 
 class _BookSide:
-    """One side of one symbol's book: price -> FIFO of order ids (an insertion-ordered dict)."""
+    """One side of one symbol's book: price -> list of (priority, order id), in increasing
+    priority (docs/engine.md, issue 3: "A level's orders are kept in increasing priority")."""
 
     def __init__(self, is_bid: bool):
         self.is_bid = is_bid
-        self.levels: dict[int, dict[int, None]] = {}
+        self.levels: dict[int, list[tuple[int, int]]] = {}
         self.prices: list[int] = []          # ascending
 
     def best(self):
@@ -88,16 +114,22 @@ class _BookSide:
     def has_level(self, price: int) -> bool:
         return price in self.levels
 
-    def append(self, price: int, oid: int) -> None:
+    def contains(self, price: int, oid: int) -> bool:
+        level = self.levels.get(price)
+        return level is not None and any(i == oid for _, i in level)
+
+    def insert(self, price: int, priority: int, oid: int) -> None:
+        """Join the level after every order of lower priority."""
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = {}
+            level = self.levels[price] = []
             bisect.insort(self.prices, price)
-        level[oid] = None
+        bisect.insort(level, (priority, oid))
 
     def remove(self, price: int, oid: int) -> None:
         level = self.levels[price]
-        del level[oid]
+        k = next(k for k, (_, i) in enumerate(level) if i == oid)
+        del level[k]
         if not level:
             del self.levels[price]
             i = bisect.bisect_left(self.prices, price)
@@ -105,13 +137,19 @@ class _BookSide:
             del self.prices[i]
 
     def head(self, price: int) -> int:
-        return next(iter(self.levels[price]))
+        return self.levels[price][0][1]
+
+    def crossing_prices(self, limit, buying: bool) -> list[int]:
+        """Prices of this (opposite) side that an aggressor with `limit` (None: any) reaches."""
+        if limit is None:
+            return list(self.prices)
+        return [p for p in self.prices if (p <= limit if buying else p >= limit)]
 
     def snapshot(self, orders) -> list:
         prices = reversed(self.prices) if self.is_bid else self.prices
         out = []
         for p in prices:
-            ids = list(self.levels[p])
+            ids = [i for _, i in self.levels[p]]
             out.append((p, sum(orders[i]["leaves_qty"] for i in ids), ids))
         return out
 
@@ -131,6 +169,9 @@ class ReferenceModel:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.kill_switch = 0
+        # issue 3, "New fields": state not exposed by counters().
+        self.next_priority = 1
+        self.last_timer_ns = 0
 
         # Reference data: only defined rows are stored (undefined rows are all zero).
         self._symbols: dict[int, dict] = {}
@@ -138,14 +179,18 @@ class ReferenceModel:
             self._symbols[s.symbol_id] = dict(
                 tick_size=s.tick_size, lot_size=s.lot_size, min_qty=s.min_qty,
                 max_qty=s.max_qty, ref_price=s.ref_price, collar_bps=s.collar_bps,
-                open_sec=s.open_sec, close_sec=s.close_sec, defined=1, halted=int(s.halted))
+                open_sec=s.open_sec, close_sec=s.close_sec, defined=1, halted=int(s.halted),
+                market_protection_bps=s.market_protection_bps,
+                matching=_MATCHING[getattr(s, "matching", "price_time")],
+                pro_rata_min_alloc=getattr(s, "pro_rata_min_alloc", 1))
         self._accounts: dict[int, dict] = {}
         for a in config.accounts:
             self._accounts[a.account_id] = dict(
                 credit_limit=a.credit_limit, max_order_qty=a.max_order_qty,
                 max_order_notional=a.max_order_notional, max_position=a.max_position,
                 gross_limit=a.gross_limit, concentration_pct=a.concentration_pct,
-                open_notional=0, position_cost=0, defined=1, enabled=int(a.enabled))
+                open_notional=0, position_cost=0, defined=1, enabled=int(a.enabled),
+                stp_mode=_STP_MODES[getattr(a, "stp_mode", "none")])
         self._positions: dict[tuple[int, int], dict] = {}
 
         # Order store.
@@ -153,6 +198,7 @@ class ReferenceModel:
         self._fresh_slots = 0                       # slots [0, _fresh_slots) have been used
         self._closed: deque[int] = deque()          # terminal order ids, oldest terminal first
         self._live: set[int] = set()                # ACCEPTED / PARTIALLY_FILLED order ids
+        self._held: set[int] = set()                # live stop-family orders not yet triggered
         self._cl_index: dict[tuple[int, int], int] = {}   # (session, cl_ord_id) -> order id
 
         # Idempotency: key -> [order id, insertion number, stored time]; FIFO of insertions.
@@ -164,6 +210,7 @@ class ReferenceModel:
 
         self._events: list[dict] = []
         self._cmd: dict = {}
+        self._checking: set[int] = set()            # symbols whose triggers are being checked
 
     # -----------------------------------------------------------------------------------------
     # Accessors
@@ -176,10 +223,10 @@ class ReferenceModel:
         return {k: dict(p) for k, p in self._positions.items() if any(p.values())}
 
     def accounts(self) -> dict[int, dict]:
-        return {i: dict(a) for i, a in self._accounts.items()}
+        return {i: {n: a[n] for n in ACCOUNT_NAMES} for i, a in self._accounts.items()}
 
     def symbols(self) -> dict[int, dict]:
-        return {i: dict(s) for i, s in self._symbols.items()}
+        return {i: {n: s[n] for n in SYMBOL_NAMES} for i, s in self._symbols.items()}
 
     def book(self, symbol_id: int):
         sides = self._books.get(symbol_id)
@@ -256,7 +303,7 @@ class ReferenceModel:
         elif kind == CommandType.MARKET_DATA:
             self._market_data(c)
         elif kind == CommandType.TIMER:
-            pass
+            self._timer(c)
         elif kind == CommandType.ADMIN:
             self._admin(c)
         else:   # unknown, including VENUE_EXEC
@@ -314,7 +361,7 @@ class ReferenceModel:
         """Put the (open) order's reservation, computed from its current leaves/price, in."""
         a = self._accounts[o["account_id"]]
         p = self._position(o["account_id"], o["symbol_id"])
-        reserved = o["leaves_qty"] * o["price"] if o["ord_type"] == LIMIT else 0
+        reserved = o["leaves_qty"] * o["risk_px"]       # issue 3: valued at risk_px everywhere
         o["reserved_notional"] = reserved
         a["open_notional"] += reserved
         p["open_notional"] += reserved
@@ -351,24 +398,39 @@ class ReferenceModel:
     # --- checks shared by NEW and REPLACE ----------------------------------------------------
 
     @staticmethod
-    def _semantic(s: dict, ord_type: int, price: int, qty: int) -> int:
-        if ord_type == LIMIT and price % s["tick_size"] != 0:
+    def _semantic(s: dict, ord_type: int, price: int, stop_price: int, trail_amount: int,
+                  qty: int, display_qty: int, min_qty: int) -> int:
+        """issue 3, "Semantic": tick of price (priced types), stop_price and trail_amount (when
+        non-zero); lot of qty, display_qty and min_qty (when non-zero); symbol min / max;
+        collar of priced types; market-like types need a reference price."""
+        tick = s["tick_size"]
+        if ord_type in PRICED and price % tick != 0:
             return R.PRICE_NOT_ON_TICK
-        if qty % s["lot_size"] != 0:
+        if stop_price != 0 and stop_price % tick != 0:
+            return R.PRICE_NOT_ON_TICK
+        if trail_amount != 0 and trail_amount % tick != 0:
+            return R.PRICE_NOT_ON_TICK
+        lot = s["lot_size"]
+        if qty % lot != 0:
+            return R.QTY_NOT_ON_LOT
+        if display_qty != 0 and display_qty % lot != 0:
+            return R.QTY_NOT_ON_LOT
+        if min_qty != 0 and min_qty % lot != 0:
             return R.QTY_NOT_ON_LOT
         if qty < s["min_qty"]:
             return R.QTY_BELOW_MIN
         if qty > s["max_qty"]:
             return R.QTY_ABOVE_MAX
         ref = s["ref_price"]
-        if ord_type == LIMIT:
+        if ord_type in PRICED:
             if s["collar_bps"] > 0 and ref > 0 and abs(price - ref) * 10000 > ref * s["collar_bps"]:
                 return R.PRICE_OUTSIDE_COLLAR
         elif ref == 0:
             return R.NO_REFERENCE_PRICE
         return 0
 
-    def _business(self, a: dict, s: dict, time_ns: int) -> int:
+    def _business(self, a: dict, s: dict, time_ns: int, sid: int = 0, side: int = 0,
+                  price: int = 0, exec_inst: int = 0) -> int:
         if self.kill_switch:
             return R.KILL_SWITCH_ACTIVE
         if not a["enabled"]:
@@ -378,6 +440,17 @@ class ReferenceModel:
         sec = (time_ns // NS_PER_SEC) % SECONDS_PER_DAY
         if not (s["open_sec"] <= sec < s["close_sec"]):
             return R.MARKET_CLOSED
+        if exec_inst & POST_ONLY:
+            # issue 3: "a POST_ONLY order that would trade on entry" (after MARKET_CLOSED).
+            bids, asks = self._book_sides(sid)
+            if side == BUY:
+                best = asks.best()
+                if best is not None and best <= price:
+                    return R.POST_ONLY_WOULD_TRADE
+            else:
+                best = bids.best()
+                if best is not None and best >= price:
+                    return R.POST_ONLY_WOULD_TRADE
         return 0
 
     @staticmethod
@@ -444,27 +517,50 @@ class ReferenceModel:
                 p["avg_px"] = px
         a["position_cost"] += abs(p["net_qty"]) * p["avg_px"] - cost_before
 
-    def _match(self, o: dict) -> None:
-        """The order (not in the book) trades as aggressor against the opposite side."""
+    def _limit(self, o: dict):
+        """issue 3, "Working an order": the price an aggressor may not trade beyond (None: any).
+        Market-like orders are protected by the symbol's market_protection_bps around the
+        reference price taken now."""
+        if o["ord_type"] in PRICED:
+            return o["price"]
+        s = self._symbols[o["symbol_id"]]
+        bps = s["market_protection_bps"]
+        if bps <= 0:
+            return None
+        ref = s["ref_price"]
+        band = ref * bps // 10000
+        return ref + band if o["side"] == BUY else ref - band
+
+    def _match(self, o: dict, limit) -> bool:
+        """The order (not in the book) trades as aggressor against the opposite side, up to
+        `limit`.  Returns whether it traded."""
         t = self._cmd["time_ns"]
         opp = self._opposite_side(o)
         s = self._symbols[o["symbol_id"]]
+        if s["matching"] != 0 or self._accounts[o["account_id"]]["stp_mode"] != 0:
+            raise NotImplementedError("docs/engine.md 'Venue rules' (pro-rata, self-trade "
+                                      "prevention) are not modelled")
+        traded = False
         while o["leaves_qty"] > 0:
             best = opp.best()
             if best is None:
                 break
-            if o["ord_type"] == LIMIT:
-                if o["side"] == BUY and best > o["price"]:
+            if limit is not None:
+                if o["side"] == BUY and best > limit:
                     break
-                if o["side"] == SELL and best < o["price"]:
+                if o["side"] == SELL and best < limit:
                     break
             r = self._orders[opp.head(best)]
-            q = min(o["leaves_qty"], r["leaves_qty"])
+            iceberg = r["display_qty"] > 0
+            # A resting iceberg trades only its displayed part per match.
+            q = min(o["leaves_qty"], r["display_leaves"] if iceberg else r["leaves_qty"])
             px = best
             trade_id = self.next_trade_id
             self.next_trade_id += 1
             self._apply_fill(o, q, px, t)
             self._apply_fill(r, q, px, t)
+            if iceberg:
+                r["display_leaves"] -= q
             # When one match fills both, the aggressor becomes terminal first (so it is the
             # older terminal order, evicted first), as everything else in a match is done
             # "aggressor first".  docs/engine.md does not say it in so many words.
@@ -472,62 +568,190 @@ class ReferenceModel:
                 if x["leaves_qty"] == 0:
                     self._become_terminal(x, ST_FILLED)
             s["ref_price"] = px
+            traded = True
             self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(o),
                        last_px=px, last_qty=q, trade_id=trade_id)
             self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(r),
                        last_px=px, last_qty=q, trade_id=trade_id)
             if r["leaves_qty"] == 0:
                 opp.remove(best, r["order_id"])
+            elif iceberg and r["display_leaves"] == 0:
+                # Replenished silently; the refresh loses time priority (back of the level).
+                r["display_leaves"] = min(r["display_qty"], r["leaves_qty"])
+                opp.remove(best, r["order_id"])
+                r["priority"] = self._take_priority()
+                opp.insert(best, r["priority"], r["order_id"])
+        return traded
+
+    def _take_priority(self) -> int:
+        p = self.next_priority
+        self.next_priority += 1
+        return p
+
+    def _unbook(self, o: dict) -> None:
+        """Take the order out of its book level, or out of the held set (held = 0: the OMS no
+        longer holds it; docs/engine.md is silent, the engine reads it so too).  An iceberg's
+        display_leaves is left as it was."""
+        if o["held"]:
+            self._held.discard(o["order_id"])
+            o["held"] = 0
+            return
+        side = self._own_side(o)
+        if side.contains(o["price"], o["order_id"]):
+            side.remove(o["price"], o["order_id"])
 
     def _cancel_order(self, o: dict, reject_code: int = 0, cl_sub: int = 0) -> None:
         """PENDING_CANCEL -> CANCELLED, confirmed at once; the order may or may not rest."""
-        side = self._own_side(o)
-        level = side.levels.get(o["price"])
-        if level is not None and o["order_id"] in level:
-            side.remove(o["price"], o["order_id"])
-        self._release(o)
-        o["leaves_qty"] = 0
-        o["version"] += 1
-        o["updated_ns"] = self._cmd["time_ns"]
-        self._become_terminal(o, ST_CANCELLED)
+        self._end_order(o, ST_CANCELLED)
         fields = self._order_fields(o)
         if cl_sub:
             fields["cl_ord_id"] = cl_sub
             fields["orig_cl_ord_id"] = o["cl_ord_id"]
         self._emit(EventType.EXEC_REPORT, ExecType.CANCELED, fields, reject_code)
 
+    def _end_order(self, o: dict, status: int) -> None:
+        """Out of the book (or the held set), leaves 0, reservation released, terminal."""
+        self._unbook(o)
+        self._release(o)
+        o["leaves_qty"] = 0
+        o["version"] += 1
+        o["updated_ns"] = self._cmd["time_ns"]
+        self._become_terminal(o, status)
+
     def _rest(self, o: dict) -> None:
-        """Rest the order's leaves at the tail of its level, or cancel them with BOOK_FULL."""
+        """Rest the order's leaves at its priority position in its level, or cancel them with
+        BOOK_FULL.  An iceberg shows min(display_qty, leaves)."""
         side = self._own_side(o)
         if not side.has_level(o["price"]) and len(side.levels) >= self.max_levels:
             self._cancel_order(o, R.BOOK_FULL)
         else:
-            side.append(o["price"], o["order_id"])
+            if o["display_qty"] > 0:
+                o["display_leaves"] = min(o["display_qty"], o["leaves_qty"])
+            side.insert(o["price"], o["priority"], o["order_id"])
+
+    def _work(self, o: dict, replace: bool = False) -> None:
+        """issue 3, "Working an order": the aggressive phase (FOK, min_qty, match up to the
+        limit), then rest or cancel the leaves; then, if it traded, check the triggers.  A
+        replace skips the FOK and min_qty rules."""
+        limit = self._limit(o)
+        traded = False
+        skip = False
+        if not replace:
+            opp = self._opposite_side(o)
+            available = sum(sum(self._orders[i]["leaves_qty"] for _, i in opp.levels[p])
+                            for p in opp.crossing_prices(limit, o["side"] == BUY))
+            if o["tif"] == FOK and available < o["leaves_qty"]:
+                self._cancel_order(o)
+                return
+            skip = o["min_qty"] > 0 and available < min(o["min_qty"], o["leaves_qty"])
+        if not skip:
+            traded = self._match(o, limit)
+        if o["leaves_qty"] > 0:
+            if o["ord_type"] in MARKET_LIKE or o["tif"] in (IOC, FOK):
+                self._cancel_order(o)
+            else:
+                self._rest(o)
+        if traded:
+            self._check_triggers(o["symbol_id"])
+
+    # --- triggers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _trail_offset(o: dict, ref: int) -> int:
+        return o["trail_amount"] if o["trail_amount"] else ref * o["trail_bps"] // 10000
+
+    @staticmethod
+    def _fires(o: dict, ref: int) -> bool:
+        if o["ord_type"] in (STOP, STOP_LIMIT, TRAILING):
+            return ref >= o["trigger_px"] if o["side"] == BUY else ref <= o["trigger_px"]
+        return ref <= o["trigger_px"] if o["side"] == BUY else ref >= o["trigger_px"]
+
+    def _check_triggers(self, sid: int) -> None:
+        """issue 3, "Triggers": scan the symbol's held orders in increasing order id (moving
+        trailing stops first); a triggered order is worked, then the scan starts again from
+        the lowest id, until a whole scan triggers nothing.  A check requested while one is
+        running for the symbol (by the trades of a triggered order) is the running check's
+        restart, which follows at once."""
+        if sid in self._checking:
+            return
+        self._checking.add(sid)
+        try:
+            s = self._symbols[sid]
+            fired = True
+            while fired:
+                fired = False
+                for oid in sorted(i for i in self._held if self._orders[i]["symbol_id"] == sid):
+                    o = self._orders[oid]
+                    ref = s["ref_price"]
+                    if o["ord_type"] == TRAILING:
+                        off = self._trail_offset(o, ref)
+                        if o["side"] == SELL:
+                            if ref - off > o["trigger_px"]:
+                                o["trigger_px"] = ref - off
+                        elif ref + off < o["trigger_px"]:
+                            o["trigger_px"] = ref + off
+                    if self._fires(o, ref):
+                        self._held.discard(oid)
+                        o["held"] = 0
+                        o["priority"] = self._take_priority()    # joins the market now
+                        o["version"] += 1
+                        o["updated_ns"] = self._cmd["time_ns"]   # as with every version bump
+                        self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED,
+                                   self._order_fields(o))
+                        self._work(o)
+                        fired = True
+                        break
+        finally:
+            self._checking.discard(sid)
 
     # -----------------------------------------------------------------------------------------
     # NEW
     # -----------------------------------------------------------------------------------------
 
     def _new_syntax(self, c: dict) -> int:
+        """issue 3, "NEW validation" (replaces the seed's syntax list)."""
         if c["cl_ord_id"] == 0:
             return R.MISSING_CL_ORD_ID
         if c["side"] not in (BUY, SELL):
             return R.INVALID_SIDE
-        if c["ord_type"] not in ORD_TYPES:
+        ot, tif, qty = c["ord_type"], c["tif"], c["qty"]
+        if ot not in ORD_TYPES:
             return R.INVALID_ORD_TYPE
-        if c["ord_type"] not in (MARKET, LIMIT):
-            return R.UNSUPPORTED_ORD_TYPE
-        if c["tif"] not in TIFS:
+        if tif not in TIFS:
             return R.INVALID_TIF
-        if c["tif"] not in (DAY, GTC, IOC):
+        if tif in (AT_OPEN, AT_CLOSE):
             return R.UNSUPPORTED_TIF
-        if c["qty"] < 1 or c["qty"] > MAX_QTY:
+        if qty < 1 or qty > MAX_QTY:
             return R.INVALID_QTY
-        if c["ord_type"] == LIMIT:
+        if ot in PRICED:
             if c["price"] < 1 or c["price"] > MAX_PRICE:
                 return R.INVALID_PRICE
         elif c["price"] != 0:
             return R.INVALID_PRICE
+        if ot in WITH_STOP_PRICE:
+            if c["stop_price"] < 1 or c["stop_price"] > MAX_PRICE:
+                return R.INVALID_STOP_PRICE
+        elif c["stop_price"] != 0:
+            return R.INVALID_STOP_PRICE
+        ta, tb = c["trail_amount"], c["trail_bps"]
+        if ot == TRAILING:
+            if not ((1 <= ta <= MAX_PRICE and tb == 0) or (ta == 0 and 1 <= tb <= 10000)):
+                return R.INVALID_TRAIL
+        elif ta != 0 or tb != 0:
+            return R.INVALID_TRAIL
+        dq = c["display_qty"]
+        if dq != 0 and not (1 <= dq < qty and ot in PRICED and tif not in (IOC, FOK)):
+            return R.INVALID_DISPLAY_QTY
+        if not (0 <= c["min_qty"] <= qty):
+            return R.INVALID_MIN_QTY
+        if tif == GTD:
+            if c["expire_time_ns"] <= c["time_ns"]:
+                return R.INVALID_EXPIRE_TIME
+        elif c["expire_time_ns"] != 0:
+            return R.INVALID_EXPIRE_TIME
+        ei = c["exec_inst"]
+        if ei & ~POST_ONLY or (ei & POST_ONLY and not (ot == LIMIT and tif not in (IOC, FOK))):
+            return R.INVALID_EXEC_INST
         if self._account(c["account_id"]) is None:
             return R.UNKNOWN_ACCOUNT
         if self._symbol(c["symbol_id"]) is None:
@@ -578,14 +802,16 @@ class ReferenceModel:
 
         s = self._symbols[c["symbol_id"]]
         a = self._accounts[c["account_id"]]
-        code = self._semantic(s, c["ord_type"], c["price"], c["qty"])
+        ot = c["ord_type"]
+        code = self._semantic(s, ot, c["price"], c["stop_price"], c["trail_amount"], c["qty"],
+                              c["display_qty"], c["min_qty"])
         if code:
             return self._reject_new(code)
-        code = self._business(a, s, t)
+        code = self._business(a, s, t, c["symbol_id"], c["side"], c["price"], c["exec_inst"])
         if code:
             return self._reject_new(code)
         p = self._peek_position(c["account_id"], c["symbol_id"])
-        px = c["price"] if c["ord_type"] == LIMIT else s["ref_price"]
+        px = c["price"] if ot in PRICED else s["ref_price"]         # risk_px
         code = self._risk(a, c["side"], c["qty"], c["qty"], px, a["open_notional"],
                           p["net_qty"], p["avg_px"], p["open_notional"], p["open_buy_qty"],
                           p["open_sell_qty"])
@@ -608,6 +834,15 @@ class ReferenceModel:
                 del self._cl_index[vkey]
         oid = self.next_order_id
         self.next_order_id += 1
+        tif = c["tif"]
+        if tif == DAY:      # expires at its symbol's session close of the command's UTC day
+            # Near the end of int64 time that close is not representable: it saturates at
+            # INT64_MAX (docs/engine.md is silent; exact arithmetic, as for idempotency keys).
+            expire = min((t // DAY_NS) * DAY_NS + s["close_sec"] * NS_PER_SEC, INT64_MAX)
+        elif tif == GTD:
+            expire = c["expire_time_ns"]
+        else:
+            expire = 0
         o = dict.fromkeys(ORDER_NAMES, 0)
         o.update(
             # "ids": cl_ord_id, session, account, symbol.  A new order has no original
@@ -616,11 +851,14 @@ class ReferenceModel:
             order_id=oid, cl_ord_id=c["cl_ord_id"], orig_cl_ord_id=0,
             price=c["price"], stop_price=c["stop_price"], qty=c["qty"], cum_qty=0,
             leaves_qty=c["qty"], cum_notional=0, display_qty=c["display_qty"],
-            min_qty=c["min_qty"], expire_time_ns=c["expire_time_ns"], created_ns=t,
+            min_qty=c["min_qty"], expire_time_ns=expire, created_ns=t,
             updated_ns=t, reserved_notional=0, session_id=c["session_id"],
             account_id=c["account_id"], symbol_id=c["symbol_id"], version=1,
             strategy_id=c["strategy_id"], side=c["side"], ord_type=c["ord_type"],
-            tif=c["tif"], status=ST_ACCEPTED)   # PENDING -> VALIDATED -> ROUTED -> ACCEPTED
+            tif=tif, status=ST_ACCEPTED,        # PENDING -> VALIDATED -> ROUTED -> ACCEPTED
+            priority=self._take_priority(), display_leaves=0, risk_px=px,
+            trail_amount=c["trail_amount"], trail_bps=c["trail_bps"], exec_inst=c["exec_inst"],
+            held=0, trigger_px=0)
         o["_slot"] = slot
         self._orders[oid] = o
         self._live.add(oid)
@@ -631,12 +869,19 @@ class ReferenceModel:
         self._reserve(o)
         self._emit(EventType.EXEC_REPORT, ExecType.NEW, self._order_fields(o))
 
-        self._match(o)
-        if o["leaves_qty"] > 0:
-            if o["ord_type"] == MARKET or o["tif"] == IOC:
-                self._cancel_order(o)
+        if ot in STOP_FAMILY:
+            # Held by the OMS, not sent to the venue, until its trigger.
+            o["held"] = 1
+            self._held.add(oid)
+            if ot == TRAILING:
+                ref = s["ref_price"]
+                off = self._trail_offset(o, ref)
+                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
             else:
-                self._rest(o)
+                o["trigger_px"] = c["stop_price"]
+            self._check_triggers(c["symbol_id"])
+        else:
+            self._work(o)
 
     # -----------------------------------------------------------------------------------------
     # CANCEL / REPLACE / STATUS
@@ -677,39 +922,66 @@ class ReferenceModel:
         if c["expected_version"] != 0 and c["expected_version"] != o["version"]:
             return self._cancel_reject(o, rt, R.STALE_VERSION)
         qty, price = c["qty"], c["price"]
+        ot = o["ord_type"]
+        held = bool(o["held"])
         if qty < 1 or qty > MAX_QTY:
             return self._cancel_reject(o, rt, R.INVALID_QTY)
-        if price < 1 or price > MAX_PRICE:
+        # issue 3: a held order of an unpriced type is replaced with price 0; every other
+        # order (held STOP_LIMIT / LIT, and every worked order, which is priced) needs a price.
+        if held and ot not in PRICED:
+            if price != 0:
+                return self._cancel_reject(o, rt, R.INVALID_PRICE)
+        elif price < 1 or price > MAX_PRICE:
             return self._cancel_reject(o, rt, R.INVALID_PRICE)
+        # A held STOP / STOP_LIMIT / MIT / LIT takes a new stop_price when cmd.stop_price != 0
+        # (anything else ignores cmd.stop_price), checked right after the price.
+        new_stop = c["stop_price"] if held and ot in WITH_STOP_PRICE else 0
+        if new_stop and not (1 <= new_stop <= MAX_PRICE):
+            return self._cancel_reject(o, rt, R.INVALID_STOP_PRICE)
         if (c["session_id"], c["cl_ord_id"]) in self._cl_index:
             return self._cancel_reject(o, rt, R.DUPLICATE_CL_ORD_ID)
         if qty <= o["cum_qty"]:
             return self._cancel_reject(o, rt, R.REPLACE_QTY_BELOW_CUM)
-        if price == o["price"] and qty == o["qty"]:
+        stop = new_stop or o["stop_price"]
+        if price == o["price"] and qty == o["qty"] and stop == o["stop_price"]:
             return self._cancel_reject(o, rt, R.REPLACE_CHANGES_NOTHING)
         s = self._symbols[o["symbol_id"]]
         a = self._accounts[o["account_id"]]
-        code = self._semantic(s, o["ord_type"], price, qty)
+        # Semantic checks "on the new price and quantity": the order's unchanged stop_price,
+        # trail_amount, display_qty and min_qty are not checked again (the engine's reading).
+        code = self._semantic(s, ot, price, new_stop, 0, qty, 0, 0)
         if code:
             return self._cancel_reject(o, rt, code)
+        # "business checks of NEW (kill switch, account enabled, halted, session hours)": the
+        # four listed, not POST_ONLY_WOULD_TRADE (the engine's reading: a post-only order
+        # replaced to a crossing price trades).
         code = self._business(a, s, c["time_ns"])
         if code:
             return self._cancel_reject(o, rt, code)
         p = self._peek_position(o["account_id"], o["symbol_id"])
         new_leaves = qty - o["cum_qty"]
+        risk_px = price if ot in PRICED else o["risk_px"]
         res = o["reserved_notional"]
         open_buy = p["open_buy_qty"] - (o["leaves_qty"] if o["side"] == BUY else 0)
         open_sell = p["open_sell_qty"] - (o["leaves_qty"] if o["side"] == SELL else 0)
-        code = self._risk(a, o["side"], qty, new_leaves, price, a["open_notional"] - res,
+        code = self._risk(a, o["side"], qty, new_leaves, risk_px, a["open_notional"] - res,
                           p["net_qty"], p["avg_px"], p["open_notional"] - res, open_buy,
                           open_sell)
         if code:
             return self._cancel_reject(o, rt, code)
 
-        # Accepted: PENDING_REPLACE -> ACCEPTED / PARTIALLY_FILLED.
-        moves = price != o["price"] or qty > o["qty"]
-        if moves:
-            self._own_side(o).remove(o["price"], o["order_id"])
+        # Accepted: PENDING_REPLACE -> ACCEPTED / PARTIALLY_FILLED.  Priority (the seed's
+        # rules): lost when the price improves or the quantity increases, else kept, also at
+        # a new level (where the order takes its place by priority).  A worked order whose
+        # price changed or which lost priority leaves its level and is worked again; one that
+        # keeps both (a smaller size) stays where it is.
+        improves = price > o["price"] if o["side"] == BUY else price < o["price"]
+        loses = improves or qty > o["qty"]
+        if loses:
+            o["priority"] = self._take_priority()
+        rework = not held and (loses or price != o["price"])
+        if rework:
+            self._unbook(o)
         self._release(o)
         del self._cl_index[(o["session_id"], o["cl_ord_id"])]
         o["orig_cl_ord_id"] = o["cl_ord_id"]
@@ -718,15 +990,20 @@ class ReferenceModel:
         o["price"] = price
         o["qty"] = qty
         o["leaves_qty"] = qty - o["cum_qty"]
+        o["risk_px"] = risk_px
+        o["display_leaves"] = min(o["display_qty"], o["leaves_qty"])
+        if new_stop:
+            o["stop_price"] = o["trigger_px"] = new_stop
         o["version"] += 1
         o["updated_ns"] = c["time_ns"]
         o["status"] = ST_ACCEPTED if o["cum_qty"] == 0 else ST_PARTIAL
         self._reserve(o)
         self._emit(EventType.EXEC_REPORT, ExecType.REPLACED, self._order_fields(o))
-        if moves:
-            self._match(o)
-            if o["leaves_qty"] > 0:
-                self._rest(o)
+        if held:
+            self._check_triggers(o["symbol_id"])
+        elif rework:
+            # Not as entry (no FOK / min_qty): trades if it now crosses, else rests by priority.
+            self._work(o, replace=True)
 
     def _status(self, c: dict) -> None:
         o = self._find_target(c)
@@ -768,6 +1045,35 @@ class ReferenceModel:
             self._emit(EventType.ADMIN_REPORT, 0, self._cmd_fields(), R.INVALID_PRICE)
         else:
             s["ref_price"] = c["price"]
+            self._check_triggers(c["symbol_id"])
+
+    def _timer(self, c: dict) -> None:
+        """issue 3, "TIMER": expire DAY / GTD orders in (expire_time_ns, order id) order, then
+        revalidate the GTC orders of every symbol whose session opened in (last_timer_ns, T]."""
+        t = c["time_ns"]
+        due = sorted((self._orders[i]["expire_time_ns"], i) for i in self._live
+                     if 0 < self._orders[i]["expire_time_ns"] <= t)
+        for _, oid in due:
+            o = self._orders[oid]
+            self._end_order(o, ST_EXPIRED)
+            self._emit(EventType.EXEC_REPORT, ExecType.EXPIRED, self._order_fields(o))
+        # Symbols in increasing id, each one's GTC orders in increasing order id (the spec
+        # says "for every symbol ..."; the engine goes symbol by symbol).
+        for sid in sorted(self._symbols):
+            s = self._symbols[sid]
+            open_ns = s["open_sec"] * NS_PER_SEC
+            last_open = (t - open_ns) // DAY_NS * DAY_NS + open_ns     # latest open <= t
+            if last_open <= self.last_timer_ns:
+                continue
+            for oid in sorted(self._live):
+                o = self._orders[oid]
+                if o["symbol_id"] != sid or o["tif"] != GTC or oid not in self._live:
+                    continue
+                if not self._accounts[o["account_id"]]["enabled"]:
+                    self._cancel_order(o, R.ACCOUNT_DISABLED)
+                elif s["halted"]:
+                    self._cancel_order(o, R.SYMBOL_HALTED)
+        self.last_timer_ns = max(self.last_timer_ns, t)
 
     def _admin(self, c: dict) -> None:
         op = c["admin_op"]
@@ -776,17 +1082,25 @@ class ReferenceModel:
         if op == AdminOp.SET_SYMBOL:
             tick, lot, mn, mx = c["price"], c["qty"], c["min_qty"], c["display_qty"]
             ref, collar = c["stop_price"], c["expire_time_ns"]
+            # issue 3: market_protection_bps from trail_bps.  docs/engine.md's table states no
+            # range; the engine (and SymbolConfig) take 0..10000.
+            protection = c["trail_bps"]
+            # venue rules: matching from flags (0/1), pro_rata_min_alloc from strategy_id
+            # (0 taken as 1)
+            matching, min_alloc = c["flags"], c["strategy_id"] or 1
             open_sec, close_sec = c["order_id"], c["orig_cl_ord_id"]   # unsigned
             ok = (c["symbol_id"] < self.max_symbols and tick >= 1 and lot >= 1
                   and 1 <= mn <= mx <= MAX_QTY and 0 <= ref <= MAX_PRICE
-                  and 0 <= collar <= 10000 and open_sec < close_sec <= SECONDS_PER_DAY)
+                  and 0 <= collar <= 10000 and open_sec < close_sec <= SECONDS_PER_DAY
+                  and 0 <= protection <= 10000 and matching in (0, 1))
             if ok:
                 old = self._symbols.get(c["symbol_id"])
                 halted = old["halted"] if old is not None else 0
                 self._symbols[c["symbol_id"]] = dict(
                     tick_size=tick, lot_size=lot, min_qty=mn, max_qty=mx, ref_price=ref,
                     collar_bps=collar, open_sec=open_sec, close_sec=close_sec, defined=1,
-                    halted=halted)
+                    halted=halted, market_protection_bps=protection, matching=matching,
+                    pro_rata_min_alloc=min_alloc)
             else:
                 code = R.INVALID_ADMIN
         elif op == AdminOp.SET_ACCOUNT:
@@ -794,15 +1108,16 @@ class ReferenceModel:
                           max_order_notional=c["stop_price"], max_position=c["display_qty"],
                           gross_limit=c["min_qty"])
             pct, flags = c["expire_time_ns"], c["flags"]
+            stp = c["trail_bps"]                # venue rules: stp_mode, above 3 invalid
             ok = (c["account_id"] < self.max_accounts
                   and all(0 <= v <= LIMIT_MAX for v in limits.values())
-                  and 0 <= pct <= 100 and flags in (0, 1))
+                  and 0 <= pct <= 100 and flags in (0, 1) and stp <= 3)
             if ok:
                 old = self._accounts.get(c["account_id"])
                 row = dict(limits, concentration_pct=pct,
                            open_notional=old["open_notional"] if old else 0,
                            position_cost=old["position_cost"] if old else 0,
-                           defined=1, enabled=flags)
+                           defined=1, enabled=flags, stp_mode=stp)
                 self._accounts[c["account_id"]] = row
             else:
                 code = R.INVALID_ADMIN

@@ -10,9 +10,16 @@ Sizes are chosen so that every reject code and every capacity path is reachable:
 stores, idempotency tables and books; tight risk limits; prices clustered on the ticks
 around the current reference price so that orders cross; re-used ClOrdIDs and idempotency
 keys; jumps past 24h (and exactly 24h); times outside restricted trading hours and before the
-epoch; invalid enums and zero fields.  A private ReferenceModel follows the generated commands
-only to aim cancels / replaces / status at orders that exist (live or terminal); the
-comparison runs its own fresh model, so a model bug cannot hide behind the generator.
+epoch; invalid enums and zero fields.  Issue 3: every order type (stop prices near the
+reference so that trades and market data trigger them, trailing by amount and by bps), every
+time in force (GTD expiring seconds to a day after the command, or invalid), icebergs, minimum
+quantities, post-only, market protection set by SET_SYMBOL, TIMER commands (jumps to just
+before / at / after session closes and opens expire DAY and GTD orders and revalidate GTC
+ones), replaces of held orders (new stop prices) and of resting ones (price worse / better /
+crossing, quantity up / down), and invalid values of each new field.  A private
+ReferenceModel follows the generated commands only to aim cancels / replaces / status at
+orders that exist (live or terminal); the comparison runs its own fresh model, so a model bug
+cannot hide behind the generator.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import random
 
 from hypothesis import strategies as st
 
-from model import ReferenceModel
+from model import (AT_CLOSE, AT_OPEN, FOK, GTC, GTD, IOC, LIMIT, LIT, MARKET, MIT, POST_ONLY,
+                   PRICED, STOP, STOP_LIMIT, TRAILING, WITH_STOP_PRICE, ReferenceModel)
+from model import DAY as TIF_DAY
 from oms.config import LIMIT_MAX, AccountConfig, EngineConfig, SymbolConfig
 from oms.layout import (
     IDEMPOTENCY_TTL_NS,
@@ -38,20 +47,32 @@ T_START = 20_000 * DAY            # midnight UTC, some day in 2024
 U64 = 2**64 - 1
 
 
+_INTEGERS: dict[tuple[int, int], st.SearchStrategy] = {}
+
+
+def _integers(lo: int, hi: int) -> st.SearchStrategy:
+    """st.integers(lo, hi), built once: building (and unwrapping) a strategy per draw costs
+    more than the draw, and a scenario makes ~20 draws per command."""
+    strat = _INTEGERS.get((lo, hi))
+    if strat is None:
+        strat = _INTEGERS[(lo, hi)] = st.integers(lo, hi)
+    return strat
+
+
 class HypothesisSource:
     def __init__(self, draw):
         self._draw = draw
 
     def int(self, lo: int, hi: int) -> int:
-        return self._draw(st.integers(lo, hi))
+        return self._draw(_integers(lo, hi))
 
     def pick(self, seq):
-        return seq[self._draw(st.integers(0, len(seq) - 1))]
+        return seq[self._draw(_integers(0, len(seq) - 1))]
 
     def weighted(self, pairs):
         """pairs: [(weight, value)]; shrinks towards the first value."""
         total = sum(w for w, _ in pairs)
-        x = self._draw(st.integers(0, total - 1))
+        x = self._draw(_integers(0, total - 1))
         for w, v in pairs:
             if x < w:
                 return v
@@ -60,7 +81,7 @@ class HypothesisSource:
 
     def chance(self, pct: int) -> bool:
         """True with probability pct/100; shrinks towards False."""
-        return self._draw(st.integers(0, 99)) >= 100 - pct
+        return self._draw(_integers(0, 99)) >= 100 - pct
 
 
 class RandomSource(HypothesisSource):
@@ -103,7 +124,8 @@ def gen_config(src) -> EngineConfig:
         symbols.append(SymbolConfig(
             sid, f"S{sid}", tick_size=tick, lot_size=lot, min_qty=min_qty,
             max_qty=max(max_qty, min_qty), ref_price=ref, collar_bps=collar,
-            open_sec=hours[0], close_sec=hours[1], halted=src.chance(4)))
+            open_sec=hours[0], close_sec=hours[1], halted=src.chance(4),
+            market_protection_bps=src.weighted([(6, 0), (2, 100), (1, 500), (1, 10_000)])))
     max_accounts = src.int(2, 5)
     n_acc = src.int(2, min(4, max_accounts))
     first_acc = src.int(0, max_accounts - n_acc)
@@ -157,9 +179,17 @@ class _Gen:
     def time(self) -> int:
         s = self.src
         step = s.weighted([
-            (90, "small"), (2, "hours"), (2, "day"), (2, "ttl"), (2, "back"), (1, "neg")])
+            (88, "small"), (2, "hours"), (2, "day"), (2, "ttl"), (2, "back"), (1, "neg"),
+            (3, "boundary")])
         if step == "small":
             self.t += s.pick([0, SEC // 2, 1, SEC, 7 * SEC])
+        elif step == "boundary":
+            # to just before / at / after the next instant where a session opens or closes
+            # (the symbols' hours are among 00:00, 01:00, 09:00, 17:00, 24:00 UTC)
+            day0 = self.t // DAY * DAY
+            marks = [day0 + h * HOUR for h in (1, 9, 17, 24, 25)]
+            nxt = min(m for m in marks if m > self.t)
+            self.t = max(self.t, nxt + s.pick([0, -1, 1, SEC]))
         elif step == "hours":
             self.t += s.int(1, 12) * HOUR + s.int(0, 59) * 60 * SEC
         elif step == "day":
@@ -301,7 +331,7 @@ class _Gen:
         s = self.src
         kind = s.weighted([
             (40, K.NEW), (12, K.CANCEL), (12, K.REPLACE), (4, K.STATUS), (3, K.MASS_CANCEL),
-            (5, K.ADMIN), (3, K.MARKET_DATA), (2, K.TIMER), (1, "unknown")])
+            (5, K.ADMIN), (6, K.MARKET_DATA), (6, K.TIMER), (1, "unknown")])
         cmd = {"kind": int(kind) if kind != "unknown" else s.pick([0, 7, 10, 200, 255]),
                "time_ns": self.time()}
         if s.chance(3):
@@ -342,30 +372,83 @@ class _Gen:
         cmd["account_id"] = self.account_id()
         cmd["symbol_id"] = sid
         cmd["side"] = self.side()
-        ord_type = s.weighted([(90, 2), (8, 1), (2, "bad")])
+        ord_type = s.weighted([(50, LIMIT), (9, MARKET), (6, STOP), (6, STOP_LIMIT), (5, MIT),
+                               (5, LIT), (7, TRAILING), (2, "bad")])
         if ord_type == "bad":
-            ord_type = s.pick([0, 3, 4, 5, 6, 7, 8, 99])
+            ord_type = s.pick([0, 8, 99, 255])
         cmd["ord_type"] = ord_type
-        tif = s.weighted([(66, 1), (16, 2), (16, 3), (2, "bad")])
-        if tif == "bad":
-            tif = s.pick([0, 4, 5, 6, 7, 8, 200])
+        tif = s.weighted([(40, TIF_DAY), (14, GTC), (12, IOC), (10, FOK), (12, GTD),
+                          (1, "unsupported"), (1, "bad")])
+        if tif == "unsupported":
+            tif = s.pick([AT_OPEN, AT_CLOSE])
+        elif tif == "bad":
+            tif = s.pick([0, 8, 200])
         cmd["tif"] = tif
-        cmd["qty"] = self.qty(sid)
-        if ord_type == 1:
-            cmd["price"] = 0 if s.chance(90) else self.limit_price(sid)
-        else:
+        qty = cmd["qty"] = self.qty(sid)
+        sym = self._sym(sid)
+        tick, lot = sym["tick_size"], sym["lot_size"]
+        priced = ord_type in PRICED
+        if priced:
             cmd["price"] = self.limit_price(sid)
+        else:
+            cmd["price"] = 0 if s.chance(95) else self.limit_price(sid)     # INVALID_PRICE
+        # stop_price: near the reference so that trades and market data cross it
+        if ord_type in WITH_STOP_PRICE:
+            if s.chance(95):
+                cmd["stop_price"] = self.limit_price(sid)
+            else:
+                cmd["stop_price"] = s.pick([0, -tick, MAX_PRICE + 1])
+        elif s.chance(1):
+            cmd["stop_price"] = self.limit_price(sid)                      # INVALID_STOP_PRICE
+        # trailing offset: by amount (ticks) or by bps; sometimes both, neither or out of range
+        if ord_type == TRAILING:
+            how = s.weighted([(10, "amount"), (10, "bps"), (1, "both"), (1, "neither"),
+                              (1, "bad")])
+            if how in ("amount", "both"):
+                cmd["trail_amount"] = tick * s.int(1, 4) + (1 if s.chance(3) and tick > 1 else 0)
+            if how in ("bps", "both"):
+                cmd["trail_bps"] = s.pick([10, 50, 100, 250, 10_000])
+            if how == "bad":
+                field, bad = s.pick([("trail_amount", -tick), ("trail_amount", MAX_PRICE + 1),
+                                     ("trail_bps", 10_001), ("trail_bps", 2**32 - 1)])
+                cmd[field] = bad
+        elif s.chance(1):
+            cmd[s.pick(["trail_amount", "trail_bps"])] = s.pick([1, tick])  # INVALID_TRAIL
+        # iceberg: a displayed part below qty, on priced orders that can rest
+        if s.chance(15):
+            if s.chance(85) and qty > lot:
+                cmd["display_qty"] = lot * s.int(1, max(1, (qty - 1) // lot // 2))
+            else:
+                cmd["display_qty"] = s.pick([qty, min(qty + 1, MAX_QTY + 1), -1, 1])
+        # minimum quantity
+        if s.chance(12):
+            if s.chance(85):
+                cmd["min_qty"] = s.pick([qty, lot * s.int(1, max(1, qty // lot)), 1])
+            else:
+                cmd["min_qty"] = s.pick([min(qty + 1, MAX_QTY + 1), -1,
+                                         min(qty + lot, 2 * MAX_QTY)])
+        # expire time: GTD around the command times (past, now, soon, later); others rarely
+        if tif == GTD:
+            when = s.weighted([(20, "soon"), (6, "later"), (3, "next ns"), (3, "now"),
+                               (2, "past")])
+            if when == "soon":
+                dt = s.pick([SEC, 5 * SEC, 30 * SEC])
+            elif when == "later":
+                dt = s.pick([HOUR, 3 * HOUR, DAY])
+            else:
+                dt = {"next ns": 1, "now": 0, "past": -SEC}[when]
+            cmd["expire_time_ns"] = self.t + dt
+        elif s.chance(1):
+            cmd["expire_time_ns"] = self.t + SEC                         # INVALID_EXPIRE_TIME
+        # post-only (resting limits); sometimes on orders it does not fit, or unknown bits
+        if s.chance(12):
+            cmd["exec_inst"] = POST_ONLY if s.chance(90) else s.pick([2, 3, 128])
         cmd["strategy_id"] = s.pick([0, 1, 2])
         idem = s.weighted([(75, None), (25, "explicit")])
         if idem == "explicit":
             # 2**63 | session collides with the derived key of that session's ClOrdID
             cmd["idem_hi"] = s.pick([0, 1, 2**63, 2**63 | 1])
             cmd["idem_lo"] = s.int(1, 6) if cmd["idem_hi"] or s.chance(90) else 0
-        if s.chance(8):      # fields copied into the order, never checked
-            cmd["stop_price"] = s.int(0, 20_000)
-            cmd["display_qty"] = s.int(0, 10)
-            cmd["min_qty"] = s.int(0, 10)
-            cmd["expire_time_ns"] = self.t + s.int(0, 5) * HOUR
         if s.chance(4):      # fields a NEW does not use
             cmd["orig_cl_ord_id"] = s.int(1, 50)
             cmd["order_id"] = s.int(1, 50)
@@ -389,17 +472,37 @@ class _Gen:
         cmd["cl_ord_id"] = cl
         if order is not None:
             sym = self._sym(order["symbol_id"])
-            how = s.weighted([(40, "qty"), (40, "both"), (8, "same"), (6, "below_cum"),
-                              (6, "any")])
+            tick = sym["tick_size"]
+            how = s.weighted([(30, "qty"), (30, "both"), (14, "price"), (8, "same"),
+                              (6, "below_cum"), (6, "any"), (6, "cross")])
             price, qty = order["price"], order["qty"]
             if how in ("both", "any"):
                 price = self.limit_price(order["symbol_id"], around=order["price"])
+            elif how == "price":        # worse or better by a few ticks
+                price = max(tick, price + tick * s.pick([1, -1, 2, -2, 5]))
+            elif how == "cross":        # to the opposite best (or through it)
+                bids, asks = self.model.book(order["symbol_id"])
+                opp = asks if order["side"] == 1 else bids
+                if opp:
+                    price = opp[0][0] + tick * s.pick([0, 1, -1]) * (
+                        1 if order["side"] == 1 else -1)
             if how in ("qty", "both"):
                 qty = max(1, qty + sym["lot_size"] * s.int(-3, 3))
             elif how == "below_cum":
                 qty = order["cum_qty"] - s.int(0, 1)
             elif how == "any":
                 qty = self.qty(order["symbol_id"])
+            if order["held"]:
+                if order["ord_type"] not in PRICED:      # unpriced: price 0 (else INVALID_PRICE)
+                    price = 0 if s.chance(95) else self.limit_price(order["symbol_id"])
+                if s.chance(40):                          # a new stop price (trailing ignores it)
+                    if s.chance(92):
+                        cmd["stop_price"] = self.limit_price(order["symbol_id"],
+                                                             around=order["stop_price"])
+                    else:
+                        cmd["stop_price"] = s.pick([-tick, MAX_PRICE + tick, tick + 1])
+            elif s.chance(3):
+                cmd["stop_price"] = self.limit_price(order["symbol_id"])    # ignored
         else:
             sid = s.pick(self.defined_symbols())
             price, qty = self.limit_price(sid), self.qty(sid)
@@ -419,7 +522,7 @@ class _Gen:
         s = self.src
         killed = self.model.kill_switch     # switch off again soon, usually
         op = s.weighted([
-            (6, AdminOp.SET_SYMBOL), (6, AdminOp.SET_ACCOUNT), (2, AdminOp.HALT_SYMBOL),
+            (8, AdminOp.SET_SYMBOL), (6, AdminOp.SET_ACCOUNT), (4, AdminOp.HALT_SYMBOL),
             (6, AdminOp.RESUME_SYMBOL), (1, AdminOp.KILL_SWITCH_ON),
             (30 if killed else 2, AdminOp.KILL_SWITCH_OFF), (2, "bad")])
         cmd["admin_op"] = int(op) if op != "bad" else s.pick([0, 7, 8, 255, 300])
@@ -432,7 +535,9 @@ class _Gen:
             vals = dict(price=s.pick([100, 1, 25]), qty=s.weighted([(5, 1), (1, 10)]),
                         min_qty=s.pick([1, 5]), display_qty=s.pick([1_000, 100]),
                         stop_price=s.pick(REF_PRICES), expire_time_ns=s.pick([0, 500, 2_000]),
-                        order_id=open_sec, orig_cl_ord_id=close_sec)
+                        order_id=open_sec, orig_cl_ord_id=close_sec,
+                        trail_bps=s.weighted([(4, 0), (2, 100), (2, 500), (1, 20), (1, 10_000),
+                                              (1, 2**32 - 1)]))
             if s.chance(30):
                 field, bad = s.pick([
                     ("price", 0), ("price", -100), ("qty", 0), ("min_qty", 0),
@@ -452,7 +557,7 @@ class _Gen:
                         display_qty=s.pick([LIMIT_MAX, 100, 30]),
                         min_qty=s.pick([LIMIT_MAX, 1_000_000]),
                         expire_time_ns=s.pick([100, 50, 0]),
-                        flags=s.weighted([(8, 1), (1, 0)]))
+                        flags=s.weighted([(6, 1), (2, 0)]))
             if s.chance(30):
                 field, bad = s.pick([
                     ("price", -1), ("qty", LIMIT_MAX + 1), ("stop_price", -5),

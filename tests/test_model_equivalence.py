@@ -223,6 +223,19 @@ EDGE_CASES = {
     "idempotency key at INT64_MAX": [_new(1, T_MAX), _new(1, T_MAX)],
     "expiry pop at INT64_MAX": [_new(1, 0), _new(2, T_MAX), _new(1, T_MAX)],
     "floor of negative times": _hours_sweep(),
+    # issue 3: a DAY order's expiry (the close of its UTC day) is beyond INT64_MAX here; it
+    # saturates, so a TIMER at INT64_MAX expires it (the exact close would never come)
+    "DAY expiry past INT64_MAX": [_new(1, T_MAX - 10), dict(kind=8, time_ns=T_MAX - 1),
+                                  dict(kind=8, time_ns=T_MAX)],
+    # (last_timer_ns = 0, T] is empty for T < 0: no session open, no GTC revalidation, even
+    # at the very start of int64 time (T - open_sec * 10^9 must not wrap around)
+    "TIMER at INT64_MIN revalidates nothing": [
+        _new(1, 3600 * 10**9, symbol_id=1, tif=2), dict(kind=9, time_ns=0, admin_op=3, symbol_id=1),
+        dict(kind=8, time_ns=-2**63), dict(kind=8, time_ns=-2**63 + 10**9),
+        dict(kind=8, time_ns=0), dict(kind=8, time_ns=T_MAX)],
+    # issue 3: the last fill of a resting iceberg counts against display_leaves too (to 0)
+    "iceberg filled by its last slice": [_new(1, 0, qty=3, display_qty=1),
+                                         _new(2, 0, qty=3, side=2, account_id=1)],
     "largest price and quantity": [
         _new(1, 0, price=MAX_PRICE, qty=MAX_QTY // 10**4, side=2),
         _new(2, 0, price=MAX_PRICE, qty=MAX_QTY // 10**4, account_id=1),

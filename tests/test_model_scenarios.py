@@ -86,15 +86,18 @@ def test_event_has_every_field_and_sequences():
 
 def test_resting_order():
     m = make()
-    ev = one(m.process(new(7, side=1, price=9_900, qty=5, strategy_id=3, stop_price=4,
-                           display_qty=2, min_qty=1, expire_time_ns=99)))
+    ev = one(m.process(new(7, side=1, price=9_900, qty=5, strategy_id=3, display_qty=2,
+                           min_qty=1)))
     assert ev["kind"] == E.EXEC_REPORT and ev["exec_type"] == X.NEW
     assert ev["status"] == S.ACCEPTED and ev["version"] == 1 and ev["order_id"] == 1
     assert (ev["qty"], ev["leaves_qty"], ev["cum_qty"], ev["avg_px"]) == (5, 5, 0, 0)
     assert ev["strategy_id"] == 3 and ev["reject_code"] == 0
     o = m.orders()[1]
     assert o["reserved_notional"] == 5 * 9_900
-    assert (o["stop_price"], o["display_qty"], o["min_qty"], o["expire_time_ns"]) == (4, 2, 1, 99)
+    # issue 3: an iceberg shows min(display_qty, leaves); DAY expires at the symbol's close
+    assert (o["stop_price"], o["display_qty"], o["min_qty"]) == (0, 2, 1)
+    assert (o["display_leaves"], o["priority"], o["risk_px"], o["held"]) == (2, 1, 9_900, 0)
+    assert o["expire_time_ns"] == T0 - T0 % DAY_NS + DAY_NS
     assert o["created_ns"] == o["updated_ns"] == T0
     assert m.book(0) == ([(9_900, 5, [1])], [])
     assert m.accounts()[0]["open_notional"] == 49_500
@@ -377,9 +380,9 @@ def test_validation_order_and_codes():
         (new(0, side=9), R.MISSING_CL_ORD_ID),
         (new(1, side=0, ord_type=9), R.INVALID_SIDE),
         (new(1, ord_type=8, tif=9), R.INVALID_ORD_TYPE),
-        (new(1, ord_type=3, tif=9), R.UNSUPPORTED_ORD_TYPE),
+        (new(1, tif=9), R.INVALID_TIF),
         (new(1, tif=0, qty=0), R.INVALID_TIF),
-        (new(1, tif=4, qty=0), R.UNSUPPORTED_TIF),
+        (new(1, tif=6, qty=0), R.UNSUPPORTED_TIF),
         (new(1, qty=10**8 + 1, price=0), R.INVALID_QTY),
         (new(1, qty=20, price=10**10 + 1, account=5), R.INVALID_PRICE),
         (new(1, qty=20, account=5, symbol=7), R.UNKNOWN_ACCOUNT),
@@ -519,7 +522,8 @@ def test_admin_ops():
     assert ev["reject_code"] == 0 and ev["order_id"] == 3600 and ev["price"] == 50
     assert m.symbols()[2] == dict(tick_size=50, lot_size=5, min_qty=5, max_qty=500,
                                   ref_price=20_000, collar_bps=100, open_sec=3600,
-                                  close_sec=7200, defined=1, halted=0)
+                                  close_sec=7200, defined=1, halted=0,
+                                  market_protection_bps=0, matching=0, pro_rata_min_alloc=1)
     bad = [dict(symbol_id=4), dict(price=0), dict(qty=0), dict(min_qty=0),
            dict(min_qty=600), dict(display_qty=10**8 + 1), dict(stop_price=-1),
            dict(stop_price=10**10 + 1), dict(expire_time_ns=10_001), dict(order_id=86_400),

@@ -25,6 +25,7 @@ from oms.layout import (
     CommandType as K,
     CxlRejResponseTo as RT,
     EventType as E,
+    ExecInst,
     ExecType as X,
     OrdStatus as S,
     OrdType,
@@ -102,13 +103,10 @@ SYNTAX_CASES = [
     (R.INVALID_SIDE, dict(side=3)),
     (R.INVALID_ORD_TYPE, dict(ord_type=0)),
     (R.INVALID_ORD_TYPE, dict(ord_type=8)),
-    (R.UNSUPPORTED_ORD_TYPE, dict(ord_type=OrdType.STOP)),
-    (R.UNSUPPORTED_ORD_TYPE, dict(ord_type=OrdType.TRAILING_STOP)),
     (R.INVALID_TIF, dict(tif=0)),
     (R.INVALID_TIF, dict(tif=8)),
-    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.FOK)),
-    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.GTD)),
     (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_CLOSE)),
+    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_OPEN)),
     (R.INVALID_QTY, dict(qty=0)),
     (R.INVALID_QTY, dict(qty=-5)),
     (R.INVALID_QTY, dict(qty=MAX_QTY + 1)),
@@ -116,6 +114,57 @@ SYNTAX_CASES = [
     (R.INVALID_PRICE, dict(price=-100)),
     (R.INVALID_PRICE, dict(price=MAX_PRICE + 100)),
     (R.INVALID_PRICE, dict(ord_type=OrdType.MARKET, price=100)),
+    # issue 3: priced types (LIMIT, STOP_LIMIT, LIT) need a price, the others none
+    (R.INVALID_PRICE, dict(ord_type=OrdType.STOP_LIMIT, price=0, stop_price=PX)),
+    (R.INVALID_PRICE, dict(ord_type=OrdType.LIMIT_IF_TOUCHED, price=-1, stop_price=PX)),
+    (R.INVALID_PRICE, dict(ord_type=OrdType.STOP, price=PX, stop_price=PX)),
+    (R.INVALID_PRICE, dict(ord_type=OrdType.TRAILING_STOP, price=PX, trail_amount=100)),
+    # STOP / STOP_LIMIT / MIT / LIT need a stop price in 1..MAX_PRICE, the others none
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.STOP, price=0)),
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.STOP_LIMIT, stop_price=-100)),
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.MARKET_IF_TOUCHED, price=0,
+                                stop_price=MAX_PRICE + 1)),
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.LIMIT_IF_TOUCHED, stop_price=0)),
+    (R.INVALID_STOP_PRICE, dict(stop_price=PX)),
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.MARKET, price=0, stop_price=1)),
+    (R.INVALID_STOP_PRICE, dict(ord_type=OrdType.TRAILING_STOP, price=0, stop_price=PX,
+                                trail_amount=100)),
+    # a trailing stop needs exactly one of trail_amount / trail_bps; other types neither
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.TRAILING_STOP, price=0)),
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.TRAILING_STOP, price=0, trail_amount=100,
+                           trail_bps=10)),
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.TRAILING_STOP, price=0, trail_amount=-100)),
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.TRAILING_STOP, price=0,
+                           trail_amount=MAX_PRICE + 1)),
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.TRAILING_STOP, price=0, trail_bps=10_001)),
+    (R.INVALID_TRAIL, dict(trail_amount=100)),
+    (R.INVALID_TRAIL, dict(ord_type=OrdType.STOP, price=0, stop_price=PX, trail_bps=5)),
+    # display_qty: 1 <= display < qty, priced type, not IOC / FOK
+    (R.INVALID_DISPLAY_QTY, dict(qty=10, display_qty=10)),
+    (R.INVALID_DISPLAY_QTY, dict(qty=10, display_qty=-1)),
+    (R.INVALID_DISPLAY_QTY, dict(ord_type=OrdType.MARKET, price=0, display_qty=1)),
+    (R.INVALID_DISPLAY_QTY, dict(ord_type=OrdType.STOP, price=0, stop_price=PX,
+                                 display_qty=1)),
+    (R.INVALID_DISPLAY_QTY, dict(tif=TimeInForce.IOC, display_qty=1)),
+    (R.INVALID_DISPLAY_QTY, dict(tif=TimeInForce.FOK, display_qty=1)),
+    # min_qty in 0..qty
+    (R.INVALID_MIN_QTY, dict(qty=10, min_qty=11)),
+    (R.INVALID_MIN_QTY, dict(min_qty=-1)),
+    # GTD needs expire_time_ns > time_ns; the other TIFs none
+    (R.INVALID_EXPIRE_TIME, dict(tif=TimeInForce.GTD, expire_time_ns=T0)),
+    (R.INVALID_EXPIRE_TIME, dict(tif=TimeInForce.GTD)),
+    (R.INVALID_EXPIRE_TIME, dict(tif=TimeInForce.GTD, expire_time_ns=T0 - 1)),
+    (R.INVALID_EXPIRE_TIME, dict(expire_time_ns=T0 + NS)),
+    (R.INVALID_EXPIRE_TIME, dict(tif=TimeInForce.GTC, expire_time_ns=T0 + NS)),
+    # exec_inst: only POST_ONLY, and only on LIMIT orders that can rest
+    (R.INVALID_EXEC_INST, dict(exec_inst=2)),
+    (R.INVALID_EXEC_INST, dict(exec_inst=3)),
+    (R.INVALID_EXEC_INST, dict(exec_inst=ExecInst.POST_ONLY, tif=TimeInForce.IOC)),
+    (R.INVALID_EXEC_INST, dict(exec_inst=ExecInst.POST_ONLY, tif=TimeInForce.FOK)),
+    (R.INVALID_EXEC_INST, dict(exec_inst=ExecInst.POST_ONLY, ord_type=OrdType.MARKET,
+                               price=0)),
+    (R.INVALID_EXEC_INST, dict(exec_inst=ExecInst.POST_ONLY, ord_type=OrdType.STOP_LIMIT,
+                               stop_price=PX + 100)),
     (R.UNKNOWN_ACCOUNT, dict(account=5)),              # below max_accounts, not defined
     (R.UNKNOWN_ACCOUNT, dict(account=10**6)),          # beyond max_accounts
     (R.UNKNOWN_SYMBOL, dict(symbol=6)),
@@ -190,6 +239,22 @@ def _book_full():
     return evs[1], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
 
 
+def _post_only_would_trade():
+    core = make()
+    run(core, new(1, side=SELL, price=PX, session=2, account=1))
+    return (one(run(core, new(2, price=PX, exec_inst=ExecInst.POST_ONLY))), NEW_REJECT)
+
+
+def _self_trade_prevented():
+    # docs/engine.md, "Venue rules": cancel newest cancels the aggressor's leaves
+    core = Core(config(symbols=SYMBOLS, accounts=[
+        AccountConfig(0, "A0", stp_mode="cancel_newest"), AccountConfig(1, "A1")]))
+    run(core, new(1, side=SELL, price=PX))
+    evs = run(core, new(2, price=PX))
+    assert [e["exec_type"] for e in evs] == [X.NEW, X.CANCELED]
+    return evs[1], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
+
+
 def _invalid_admin():
     ev = one(run(make(), admin(99)))
     return ev, (E.ADMIN_REPORT, 99, 0)
@@ -216,6 +281,8 @@ TRIGGERS.update({
     R.SYMBOL_HALTED: _new_reject([], new(symbol=3)),
     R.KILL_SWITCH_ACTIVE: _new_reject([admin(AdminOp.KILL_SWITCH_ON)], new()),
     R.ACCOUNT_DISABLED: _new_reject([], new(account=2)),
+    R.POST_ONLY_WOULD_TRADE: _post_only_would_trade,
+    R.SELF_TRADE_PREVENTED: _self_trade_prevented,
     R.RISK_MAX_ORDER_QTY: _new_reject([], new(account=3, qty=11),
                                       risk=dict(max_order_qty=10)),
     R.RISK_MAX_ORDER_NOTIONAL: _new_reject([], new(account=3, qty=11),
@@ -292,17 +359,28 @@ def test_syntax_reject_echoes_command_and_creates_nothing(code, overrides):
 
 def test_syntax_checks_run_in_spec_order():
     core = make()
-    bad = dict(cl=0, side=9, ord_type=9, tif=9, qty=0, price=0, account=7, symbol=7)
+    bad = dict(cl=0, side=9, ord_type=9, tif=9, qty=0, price=0, stop_price=0, trail_amount=5,
+               display_qty=10, min_qty=11, expire_time_ns=5, exec_inst=2, account=7,
+               symbol=7)
+    # (field, the value that fixes it, the code while it is bad): issue 3's list
     order = [("cl", 1, R.MISSING_CL_ORD_ID), ("side", BUY, R.INVALID_SIDE),
-             ("ord_type", 3, R.INVALID_ORD_TYPE), ("ord_type", OrdType.LIMIT,
-                                                   R.UNSUPPORTED_ORD_TYPE),
-             ("tif", 4, R.INVALID_TIF), ("tif", TimeInForce.DAY, R.UNSUPPORTED_TIF),
+             ("ord_type", OrdType.STOP_LIMIT, R.INVALID_ORD_TYPE),
+             ("tif", TimeInForce.AT_OPEN, R.INVALID_TIF),
+             ("tif", TimeInForce.DAY, R.UNSUPPORTED_TIF),
              ("qty", 10, R.INVALID_QTY), ("price", PX, R.INVALID_PRICE),
+             ("stop_price", PX + 500, R.INVALID_STOP_PRICE),
+             ("trail_amount", 0, R.INVALID_TRAIL),
+             ("display_qty", 4, R.INVALID_DISPLAY_QTY), ("min_qty", 2, R.INVALID_MIN_QTY),
+             ("expire_time_ns", 0, R.INVALID_EXPIRE_TIME),
+             ("exec_inst", 0, R.INVALID_EXEC_INST),
              ("account", 0, R.UNKNOWN_ACCOUNT), ("symbol", 0, R.UNKNOWN_SYMBOL)]
     for field, fix, code in order:
         rejected_new(one(core.process(new(**bad))), code)
         bad[field] = fix
-    assert one(core.process(new(**bad)))["exec_type"] == X.NEW
+    ev = one(core.process(new(**bad)))                  # held: stop above the reference
+    assert (ev["exec_type"], ev["ord_type"]) == (X.NEW, OrdType.STOP_LIMIT)
+    o = core.orders()[0]
+    assert (o["held"], o["trigger_px"], o["display_qty"], o["min_qty"]) == (1, PX + 500, 4, 2)
 
 
 def test_price_and_qty_bounds_are_inclusive():
@@ -882,6 +960,17 @@ def test_eviction_order_when_aggressor_and_resting_fill_together():
     assert one(run(core, status(order_id=1, session=2)))["status"] == S.FILLED
 
 
+def test_both_orders_of_one_match_are_evicted_in_turn():
+    # aggressor and resting order filled by one match are both terminal: the next two NEWs
+    # evict them one after the other (aggressor first), neither is ORDER_STORE_FULL
+    core = make(max_orders=2)
+    run(core, new(1, side=SELL, session=2, account=1), new(2))
+    assert one(run(core, new(3, price=PX - 100)))["exec_type"] == X.NEW      # evicts 2
+    assert one(run(core, new(4, price=PX - 100)))["exec_type"] == X.NEW      # evicts 1
+    assert sorted(int(o["order_id"]) for o in core.orders()) == [3, 4]
+    rejected_new(one(run(core, new(5, price=PX - 100))), R.ORDER_STORE_FULL)
+
+
 def test_idempotency_table_full_and_recovery_after_24h():
     core = make(idem_capacity=2)
     run(core, new(1, qty=0))                                 # rejected: stores no key
@@ -970,6 +1059,8 @@ INVALID_ADMINS = [
     ("sym-open=close", _valid_symbol(open_sec=3600, close_sec=3600)),
     ("sym-open>close", _valid_symbol(open_sec=7200, close_sec=3600)),
     ("sym-close", _valid_symbol(close_sec=86_401)),
+    ("sym-protection", _valid_symbol(trail_bps=10_001)),     # market_protection_bps 0..10000
+    ("sym-protection-u32", _valid_symbol(trail_bps=2**32 - 1)),
     ("acc-id", _valid_account(account=8)),
     ("acc-credit<0", _valid_account(credit=-1)),
     ("acc-credit", _valid_account(credit=LIMIT_MAX + 1)),
@@ -1007,10 +1098,12 @@ def test_invalid_admin_leaves_state_untouched(command):
     _valid_symbol(), _valid_symbol(open_sec=86_399, close_sec=86_400),
     _valid_symbol(min_qty=1000, max_qty=1000, collar=10_000, ref=MAX_PRICE),
     _valid_symbol(max_qty=MAX_QTY, ref=0, collar=0),
+    _valid_symbol(trail_bps=10_000),
     _valid_account(), _valid_account(credit=0, pct=0, enabled=0),
     _valid_account(credit=LIMIT_MAX, max_order_qty=LIMIT_MAX, max_order_notional=LIMIT_MAX,
                    max_position=LIMIT_MAX, gross=LIMIT_MAX),
-], ids=["sym", "sym-last-second", "sym-edges", "sym-max", "acc", "acc-zero", "acc-max"])
+], ids=["sym", "sym-last-second", "sym-edges", "sym-max", "sym-protection", "acc", "acc-zero",
+        "acc-max"])
 def test_admin_boundary_values_are_accepted(command):
     core = make()
     ev = one(core.process(command.copy()))
@@ -1035,3 +1128,194 @@ def test_set_symbol_keeps_halted_and_set_account_keeps_usage():
     ev = one(run(core, new(4, symbol=6)))
     assert (ev["exec_type"], ev["symbol_id"]) == (X.NEW, 6)
     assert by_order(core.orders(), ev["order_id"])[0]["symbol_id"] == 6
+
+
+# =============================================================================================
+# Issue 3: the new fields' checks beyond syntax (semantic, business, replace)
+# =============================================================================================
+
+STOP_LIMIT = dict(ord_type=OrdType.STOP_LIMIT, stop_price=PX + 500)     # held: above ref
+STOP = dict(ord_type=OrdType.STOP, price=0, stop_price=PX + 500)
+TRAIL = dict(ord_type=OrdType.TRAILING_STOP, price=0, side=SELL)
+
+
+@pytest.mark.parametrize("code,fields", [
+    (R.PRICE_NOT_ON_TICK, dict(STOP_LIMIT, stop_price=PX + 550)),          # stop off tick
+    (R.PRICE_NOT_ON_TICK, dict(STOP, stop_price=PX + 1)),
+    (R.PRICE_NOT_ON_TICK, dict(TRAIL, trail_amount=150)),                  # trail off tick
+    (R.NONE, dict(TRAIL, trail_amount=200)),
+    (R.NONE, dict(TRAIL, trail_bps=33)),                                   # bps: no tick
+    (R.QTY_NOT_ON_LOT, dict(symbol=1, qty=1_000, price=5_000, display_qty=150)),
+    (R.QTY_NOT_ON_LOT, dict(symbol=1, qty=1_000, price=5_000, min_qty=250)),
+    (R.NONE, dict(symbol=1, qty=1_000, price=5_000, display_qty=200, min_qty=300)),
+    # the collar applies to the limit price of priced types, not to the stop price
+    (R.PRICE_OUTSIDE_COLLAR, dict(STOP_LIMIT, price=PX * 12 // 10)),
+    (R.NONE, dict(STOP_LIMIT, stop_price=PX * 2)),
+    # market-like types need a reference price; priced stop types do not
+    (R.NO_REFERENCE_PRICE, dict(STOP, symbol=1, qty=200, stop_price=5_000)),
+    (R.NO_REFERENCE_PRICE, dict(ord_type=OrdType.MARKET_IF_TOUCHED, price=0, symbol=1,
+                                qty=200, stop_price=5_000)),
+    (R.NO_REFERENCE_PRICE, dict(TRAIL, symbol=1, qty=200, trail_bps=100)),
+    (R.NONE, dict(ord_type=OrdType.LIMIT_IF_TOUCHED, symbol=1, qty=200, price=5_000,
+                  stop_price=4_000)),
+    # semantic order: tick (price, stop, trail) before lot (qty, display, min)
+    (R.PRICE_NOT_ON_TICK, dict(symbol=0, qty=10, price=PX + 1, display_qty=3)),
+    (R.QTY_NOT_ON_LOT, dict(symbol=1, qty=1_000, price=5_000, display_qty=150, min_qty=1)),
+], ids=lambda v: v.name if isinstance(v, R) else None)
+def test_semantic_checks_of_the_new_fields(code, fields):
+    core = make()
+    ev = run(core, new(**fields))[0]
+    if code == R.NONE:
+        assert (ev["exec_type"], ev["reject_code"]) == (X.NEW, 0)
+    else:
+        rejected_new(ev, code)
+        nothing_created(core)
+
+
+@pytest.mark.parametrize("side", [BUY, SELL])
+def test_post_only_would_trade_at_and_through_the_opposite_best(side):
+    core = make()
+    other = SELL if side == BUY else BUY
+    sign = 1 if side == BUY else -1
+    rests(core, new(1, side=other, price=PX, session=2, account=1))
+    for price in (PX, PX + sign * 100):                       # at the best, through it
+        rejected_new(one(run(core, new(2, side=side, price=price,
+                                       exec_inst=ExecInst.POST_ONLY))),
+                     R.POST_ONLY_WOULD_TRADE)
+    nothing_created(core, 1)
+    # one tick away it rests, with its exec_inst kept
+    ev = one(run(core, new(3, side=side, price=PX - sign * 100, exec_inst=ExecInst.POST_ONLY)))
+    assert (ev["exec_type"], ev["status"]) == (X.NEW, S.ACCEPTED)
+    assert int(core.orders()[1]["exec_inst"]) == ExecInst.POST_ONLY
+    # an empty opposite side: nothing to trade with
+    core = make()
+    assert one(run(core, new(4, side=side, exec_inst=ExecInst.POST_ONLY)))["exec_type"] == X.NEW
+
+
+def test_post_only_is_checked_after_market_closed_and_before_risk():
+    core = make(risk=dict(max_order_qty=1))
+    rests(core, new(1, side=SELL, price=PX, symbol=2, t=DAY0 + OPEN * NS, session=2,
+                    account=1))
+    crossing = dict(symbol=2, price=PX, exec_inst=ExecInst.POST_ONLY, account=3, qty=5)
+    rejected_new(one(run(core, new(2, t=DAY0 + CLOSE * NS, **crossing))), R.MARKET_CLOSED)
+    rejected_new(one(run(core, new(2, t=DAY0 + OPEN * NS, **crossing))),
+                 R.POST_ONLY_WOULD_TRADE)
+    rejected_new(one(run(core, new(2, t=DAY0 + OPEN * NS, **dict(crossing, price=PX - 100)))),
+                 R.RISK_MAX_ORDER_QTY)
+
+
+def test_post_only_replaced_to_a_crossing_price_trades():
+    # REPLACE's business checks are the four of the seed (kill switch, account, halted,
+    # hours): POST_ONLY_WOULD_TRADE is a NEW check only (the engine's reading)
+    core = make()
+    rests(core, new(1, side=SELL, price=PX, session=2, account=1),
+          new(2, price=PX - 100, exec_inst=ExecInst.POST_ONLY))
+    evs = run(core, replace(order_id=2, cl=3, price=PX, qty=10))
+    assert [(e["exec_type"], e["order_id"]) for e in evs] == [
+        (X.REPLACED, 2), (X.TRADE, 2), (X.TRADE, 1)]
+
+
+def test_replace_of_a_held_order_price_rules():
+    core = make()
+    rests(core, new(1, **STOP), new(2, **STOP_LIMIT))
+    # unpriced held type: price must be 0
+    for price in (PX, 1, -1):
+        cancel_rejected(one(run(core, replace(order_id=1, cl=10, price=price, qty=5))),
+                        R.INVALID_PRICE, RT.REPLACE, S.ACCEPTED)
+    ev = one(run(core, replace(order_id=1, cl=10, price=0, qty=5)))
+    assert (ev["exec_type"], ev["qty"], ev["price"]) == (X.REPLACED, 5, 0)
+    # priced held type: price in 1..MAX_PRICE
+    for price in (0, -100, MAX_PRICE + 1):
+        cancel_rejected(one(run(core, replace(order_id=2, cl=11, price=price, qty=5))),
+                        R.INVALID_PRICE, RT.REPLACE, S.ACCEPTED)
+    assert one(run(core, replace(order_id=2, cl=11, price=PX - 100, qty=5)))[
+        "exec_type"] == X.REPLACED
+    assert [int(o["held"]) for o in core.orders()] == [1, 1]
+
+
+@pytest.mark.parametrize("stop,code", [
+    (-100, R.INVALID_STOP_PRICE), (MAX_PRICE + 100, R.INVALID_STOP_PRICE),
+    (PX + 550, R.PRICE_NOT_ON_TICK), (PX + 600, R.NONE),
+])
+def test_replace_of_a_held_order_new_stop_price(stop, code):
+    core = make()
+    rests(core, new(1, **STOP))
+    ev = run(core, replace(order_id=1, cl=10, price=0, qty=10, stop_price=stop))[0]
+    if code == R.NONE:
+        assert ev["exec_type"] == X.REPLACED
+        o = core.orders()[0]
+        assert (o["stop_price"], o["trigger_px"], o["held"]) == (stop, stop, 1)
+    else:
+        cancel_rejected(ev, code, RT.REPLACE, S.ACCEPTED)
+        o = core.orders()[0]
+        assert (o["stop_price"], o["trigger_px"], o["version"]) == (PX + 500, PX + 500, 1)
+
+
+def test_replace_stop_price_check_order():
+    core = make()
+    rests(core, new(1, **STOP), new(2))
+    # right after the price: a bad price wins, a bad stop beats a duplicate ClOrdID
+    cancel_rejected(one(run(core, replace(order_id=1, cl=2, price=5, qty=10, stop_price=-1))),
+                    R.INVALID_PRICE, RT.REPLACE, S.ACCEPTED)
+    cancel_rejected(one(run(core, replace(order_id=1, cl=2, price=0, qty=10, stop_price=-1))),
+                    R.INVALID_STOP_PRICE, RT.REPLACE, S.ACCEPTED)
+    cancel_rejected(one(run(core, replace(order_id=1, cl=2, price=0, qty=10,
+                                          stop_price=PX + 600))),
+                    R.DUPLICATE_CL_ORD_ID, RT.REPLACE, S.ACCEPTED)
+
+
+def test_replace_changes_nothing_counts_the_stop_price():
+    core = make()
+    rests(core, new(1, **STOP))
+    for stop in (0, PX + 500):                                  # not given, or the same
+        cancel_rejected(one(run(core, replace(order_id=1, cl=10, price=0, qty=10,
+                                              stop_price=stop))),
+                        R.REPLACE_CHANGES_NOTHING, RT.REPLACE, S.ACCEPTED)
+    assert one(run(core, replace(order_id=1, cl=10, price=0, qty=10, stop_price=PX + 400)))[
+        "exec_type"] == X.REPLACED
+
+
+def test_replace_ignores_the_stop_price_of_worked_and_trailing_orders():
+    core = make()
+    rests(core, new(1), new(2, **dict(TRAIL, trail_amount=200)))
+    # a worked LIMIT: cmd.stop_price is ignored (and so is not even range-checked)
+    ev = one(run(core, replace(order_id=1, cl=10, qty=5, stop_price=-1)))
+    assert ev["exec_type"] == X.REPLACED and core.orders()[0]["stop_price"] == 0
+    # a trailing stop keeps its trigger; same price and qty: changes nothing
+    cancel_rejected(one(run(core, replace(order_id=2, cl=11, price=0, qty=10,
+                                          stop_price=PX))),
+                    R.REPLACE_CHANGES_NOTHING, RT.REPLACE, S.ACCEPTED)
+
+
+def test_replace_semantic_checks_only_the_new_values():
+    # the order's own stop_price / trail_amount / display_qty / min_qty are not re-checked
+    # against reference data changed since (the engine's reading of "on the new price and
+    # quantity")
+    core = make()
+    rests(core, new(1, **STOP), new(2, **dict(TRAIL, trail_amount=100)),
+          new(3, qty=10, display_qty=3, min_qty=3, price=PX - 100))
+    run(core, set_symbol(0, tick=200, lot=2, ref=PX))
+    assert one(run(core, replace(order_id=1, cl=10, price=0, qty=8)))["exec_type"] == X.REPLACED
+    assert one(run(core, replace(order_id=2, cl=11, price=0, qty=8)))["exec_type"] == X.REPLACED
+    ev = run(core, replace(order_id=3, cl=12, price=PX - 200, qty=8))[0]
+    assert ev["exec_type"] == X.REPLACED
+    # but a new stop price is: off the new tick
+    cancel_rejected(one(run(core, replace(order_id=1, cl=13, price=0, qty=8,
+                                          stop_price=PX + 300))),
+                    R.PRICE_NOT_ON_TICK, RT.REPLACE, S.ACCEPTED)
+    cancel_rejected(one(run(core, replace(order_id=3, cl=14, price=PX - 200, qty=9))),
+                    R.QTY_NOT_ON_LOT, RT.REPLACE, S.ACCEPTED)
+
+
+def test_gtc_revalidation_cancels_carry_the_business_code():
+    core = make()
+    rests(core, new(1, tif=TimeInForce.GTC, account=1), new(2, tif=TimeInForce.GTC, symbol=4,
+                                                            t=DAY0 + 23 * 3600 * NS),
+          new(3, tif=TimeInForce.GTC))
+    run(core, set_account(1, credit=LIMIT_MAX, max_order_qty=MAX_QTY,
+                          max_order_notional=LIMIT_MAX, max_position=LIMIT_MAX,
+                          gross=LIMIT_MAX, pct=100, enabled=0),
+        admin(AdminOp.HALT_SYMBOL, symbol_id=4))
+    evs = run(core, cmd(K.TIMER, t=DAY0 + DAY_NS + 23 * 3600 * NS))   # after both opens
+    assert [(e["exec_type"], e["order_id"], e["reject_code"]) for e in evs] == [
+        (X.CANCELED, 1, R.ACCOUNT_DISABLED), (X.CANCELED, 2, R.SYMBOL_HALTED)]

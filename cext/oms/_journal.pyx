@@ -318,3 +318,23 @@ cdef object _scan(object path, int64_t segment_index, object mm, int64_t size, i
         end = off
     return SegmentScan(path, segment_index, first_seq, created, size, commands, events, kinds,
                        offsets, end, err_off, _REASONS.get(err_code), valid_after)
+
+
+def first_difference(a, b):
+    """Index of the first record where two equally long record arrays of the same dtype
+    differ, or -1: a memcmp, without the copies `tobytes()` would make."""
+    if a.dtype != b.dtype or len(a) != len(b):
+        raise ValueError("first_difference needs two record arrays of one dtype and length")
+    if len(a) == 0:
+        return -1
+    cdef const uint8_t[::1] x = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+    cdef const uint8_t[::1] y = np.ascontiguousarray(b).view(np.uint8).reshape(-1)
+    cdef int64_t size = a.dtype.itemsize, n = len(a), i
+    cdef int64_t found = -1
+    with nogil:
+        if memcmp(&x[0], &y[0], n * size) != 0:
+            for i in range(n):
+                if memcmp(&x[i * size], &y[i * size], size) != 0:
+                    found = i
+                    break
+    return found

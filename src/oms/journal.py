@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from oms._engine import Core
-from oms._journal import JournalError, JournalWriter, scan_segment
+from oms._journal import JournalError, JournalWriter, first_difference, scan_segment
 from oms.config import EngineConfig
 from oms.layout import EVENT_DTYPE
 
@@ -262,21 +262,20 @@ def replay_into(core: Core, scans: list, until_seq: int | None = None,
             raise JournalCorruptError(
                 f"{scan.path}: command sequence jumps from {expected_first - 1} to "
                 f"{int(cmds['seq'][0])}")
-        # the scan's arrays are ours: process() may write the (identical) seq back into them
-        out = core.process(cmds)
+        # the scan's arrays are ours: process() may write the (identical) seq back into them;
+        # its events are a view of the core's buffer: compared here, copied only past the end
+        out = core.process(cmds, copy=False)
         replayed += len(cmds)
         expected = journaled.take(len(out))
         n = len(expected)
-        if n and out[:n].tobytes() != expected.tobytes():
-            rows = (out[:n].view(np.uint8).reshape(n, -1)
-                    != expected.view(np.uint8).reshape(n, -1)).any(axis=1)
-            i = int(np.argmax(rows))
+        i = first_difference(out[:n], expected)
+        if i >= 0:
             raise JournalDivergenceError(
                 f"event {int(expected[i]['seq'])} differs on re-execution:\n"
                 f"  journal:  {_event_text(expected[i])}\n  replayed: {_event_text(out[i])}")
         verified += n
         if n < len(out):
-            beyond.append(out[n:])
+            beyond.append(out[n:].copy())
         if progress is not None:
             progress(replayed)
     beyond = np.concatenate(beyond) if beyond else np.empty(0, EVENT_DTYPE)
