@@ -1249,8 +1249,6 @@ cdef uint16_t lifecycle_check(Order *o, uint32_t expected_version) noexcept nogi
         return REJECT_CODE_ORDER_ALREADY_FILLED
     if is_terminal(o.status):
         return REJECT_CODE_ORDER_ALREADY_CLOSED
-    if o.status == ORD_STATUS_PENDING_CANCEL or o.status == ORD_STATUS_PENDING_REPLACE:
-        return REJECT_CODE_ORDER_PENDING
     if expected_version != 0 and expected_version != o.version:
         return REJECT_CODE_STALE_VERSION
     return 0

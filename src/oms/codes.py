@@ -62,7 +62,9 @@ class RejectCode(enum.IntEnum):
     # -- lifecycle: the order's state forbids the request (6xx) --
     ORDER_ALREADY_FILLED = 600
     ORDER_ALREADY_CLOSED = 601
-    ORDER_PENDING = 602
+    # 602 is reserved for ORDER_PENDING ("a cancel or replace is pending"): the in-process
+    # venue confirms within the command, so no order is ever seen pending; it comes back
+    # with the external venue adapter, whose answers arrive later as VENUE_EXEC commands
     REPLACE_QTY_BELOW_CUM = 603
     REPLACE_CHANGES_NOTHING = 604
     # -- capacity: a preallocated structure is full (7xx) --
@@ -145,7 +147,6 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
         "exposure in one symbol would exceed the account's concentration limit", 3, _OTHER),
     _C.ORDER_ALREADY_FILLED: CodeInfo("order is already filled: too late", 4, 0),
     _C.ORDER_ALREADY_CLOSED: CodeInfo("order is already cancelled, rejected or expired", 4, 0),
-    _C.ORDER_PENDING: CodeInfo("order already has a cancel or replace pending", _OTHER, 3),
     _C.REPLACE_QTY_BELOW_CUM: CodeInfo(
         "new quantity must exceed the quantity already filled", _OTHER, _OTHER),
     _C.REPLACE_CHANGES_NOTHING: CodeInfo(
