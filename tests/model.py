@@ -6,10 +6,10 @@ same commands and requires identical events and final state.  Every rule below c
 of docs/engine.md it implements; when the two disagree, the document decides.  The section
 "Order types, time in force and modification (issue 3)" extends and overrides the earlier ones
 (order types, TIF, icebergs, triggers, priority, TIMER); it is implemented throughout.
-The later section "Venue rules: self-trade prevention and pro-rata" is not modelled yet: only
-its reference data (stp_mode, matching, pro_rata_min_alloc, from config and SET_ACCOUNT /
-SET_SYMBOL) is kept, and matching raises NotImplementedError when a symbol is pro-rata or the
-aggressor's account has a self-trade prevention mode.
+The later section "Venue rules: self-trade prevention and pro-rata" is implemented too:
+account stp_mode (price-time matching: cancel newest / cancel oldest / decrement, and FOK /
+min-qty availability without own orders) and symbol matching = pro-rata with
+pro_rata_min_alloc, both set by config and by SET_ACCOUNT / SET_SYMBOL.
 
 Interface:
     model = ReferenceModel(config)           # oms.config.EngineConfig
@@ -88,7 +88,7 @@ SECONDS_PER_DAY = 86400
 DAY_NS = SECONDS_PER_DAY * NS_PER_SEC
 INT64_MAX = 2**63 - 1
 
-# "Venue rules" reference data (config names -> stored values); the rules are not modelled.
+# "Venue rules" reference data (config names -> stored values).
 _MATCHING = {"price_time": 0, "pro_rata": 1}
 _STP_MODES = {"none": 0, "cancel_newest": 1, "cancel_oldest": 2, "decrement": 3}
 
@@ -391,9 +391,7 @@ class ReferenceModel:
             return R.ORDER_ALREADY_FILLED
         if st in (ST_CANCELLED, ST_REJECTED, ST_EXPIRED):
             return R.ORDER_ALREADY_CLOSED
-        if st in (ST_PENDING_CANCEL, ST_PENDING_REPLACE):
-            return R.ORDER_PENDING
-        return 0
+        return 0        # pending states never outlast a command (docs/engine.md, CANCEL)
 
     # --- checks shared by NEW and REPLACE ----------------------------------------------------
 
@@ -531,15 +529,20 @@ class ReferenceModel:
         band = ref * bps // 10000
         return ref + band if o["side"] == BUY else ref - band
 
+    def _stp_on(self, o: dict) -> bool:
+        """Venue rules: the aggressor's account has a self-trade prevention mode."""
+        return self._accounts[o["account_id"]]["stp_mode"] != 0
+
     def _match(self, o: dict, limit) -> bool:
         """The order (not in the book) trades as aggressor against the opposite side, up to
-        `limit`.  Returns whether it traded."""
+        `limit`.  Returns whether it traded.  Venue rules: pro-rata symbols allocate each
+        crossing level at once; price-time matching applies self-trade prevention."""
+        if self._symbols[o["symbol_id"]]["matching"] == 1:
+            return self._match_pro_rata(o, limit)
         t = self._cmd["time_ns"]
         opp = self._opposite_side(o)
         s = self._symbols[o["symbol_id"]]
-        if s["matching"] != 0 or self._accounts[o["account_id"]]["stp_mode"] != 0:
-            raise NotImplementedError("docs/engine.md 'Venue rules' (pro-rata, self-trade "
-                                      "prevention) are not modelled")
+        stp = self._accounts[o["account_id"]]["stp_mode"]
         traded = False
         while o["leaves_qty"] > 0:
             best = opp.best()
@@ -552,35 +555,121 @@ class ReferenceModel:
                     break
             r = self._orders[opp.head(best)]
             iceberg = r["display_qty"] > 0
+            if stp and r["account_id"] == o["account_id"]:
+                if stp == 1:        # cancel newest: the aggressor's leaves; matching ends
+                    self._cancel_order(o, R.SELF_TRADE_PREVENTED)
+                    break
+                if stp == 2:        # cancel oldest: the resting order; matching goes on
+                    self._cancel_order(r, R.SELF_TRADE_PREVENTED)
+                    continue
+                # decrement both by the resting order's visible quantity
+                d = min(o["leaves_qty"], r["display_leaves"] if iceberg else r["leaves_qty"])
+                self._decrement(o, d)
+                if iceberg:
+                    r["display_leaves"] -= d
+                self._decrement(r, d)      # leaves the book if no leaves are left
+                if r["leaves_qty"] > 0 and iceberg and r["display_leaves"] == 0:
+                    self._refresh_iceberg(opp, best, r)
+                continue
             # A resting iceberg trades only its displayed part per match.
             q = min(o["leaves_qty"], r["display_leaves"] if iceberg else r["leaves_qty"])
             px = best
-            trade_id = self.next_trade_id
-            self.next_trade_id += 1
-            self._apply_fill(o, q, px, t)
-            self._apply_fill(r, q, px, t)
+            self._trade(o, r, q, px, t, s)
             if iceberg:
                 r["display_leaves"] -= q
-            # When one match fills both, the aggressor becomes terminal first (so it is the
-            # older terminal order, evicted first), as everything else in a match is done
-            # "aggressor first".  docs/engine.md does not say it in so many words.
-            for x in (o, r):
-                if x["leaves_qty"] == 0:
-                    self._become_terminal(x, ST_FILLED)
-            s["ref_price"] = px
             traded = True
-            self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(o),
-                       last_px=px, last_qty=q, trade_id=trade_id)
-            self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(r),
-                       last_px=px, last_qty=q, trade_id=trade_id)
             if r["leaves_qty"] == 0:
                 opp.remove(best, r["order_id"])
             elif iceberg and r["display_leaves"] == 0:
-                # Replenished silently; the refresh loses time priority (back of the level).
-                r["display_leaves"] = min(r["display_qty"], r["leaves_qty"])
-                opp.remove(best, r["order_id"])
-                r["priority"] = self._take_priority()
-                opp.insert(best, r["priority"], r["order_id"])
+                self._refresh_iceberg(opp, best, r)
+        return traded
+
+    def _refresh_iceberg(self, side: _BookSide, price: int, r: dict) -> None:
+        """Replenished silently; the refresh loses time priority (back of the level)."""
+        r["display_leaves"] = min(r["display_qty"], r["leaves_qty"])
+        side.remove(price, r["order_id"])
+        r["priority"] = self._take_priority()
+        side.insert(price, r["priority"], r["order_id"])
+
+    def _trade(self, o: dict, r: dict, q: int, px: int, t: int, s: dict) -> None:
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        self._apply_fill(o, q, px, t)
+        self._apply_fill(r, q, px, t)
+        # When one match fills both, the aggressor becomes terminal first (so it is the
+        # older terminal order, evicted first), as everything else in a match is done
+        # "aggressor first".
+        for x in (o, r):
+            if x["leaves_qty"] == 0:
+                self._become_terminal(x, ST_FILLED)
+        s["ref_price"] = px
+        self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(o),
+                   last_px=px, last_qty=q, trade_id=trade_id)
+        self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(r),
+                   last_px=px, last_qty=q, trade_id=trade_id)
+
+    def _decrement(self, o: dict, d: int) -> None:
+        """Venue rules, STP *decrement*: qty and leaves lose d, version += 1, reservation
+        updated; no leaves left -> CANCELLED (CANCELED), else RESTATED (status unchanged);
+        both with SELF_TRADE_PREVENTED."""
+        self._release(o)
+        o["qty"] -= d
+        o["leaves_qty"] -= d
+        o["version"] += 1
+        o["updated_ns"] = self._cmd["time_ns"]
+        if o["leaves_qty"] == 0:
+            self._unbook(o)
+            self._become_terminal(o, ST_CANCELLED)
+            self._emit(EventType.EXEC_REPORT, ExecType.CANCELED, self._order_fields(o),
+                       R.SELF_TRADE_PREVENTED)
+        else:
+            self._reserve(o)
+            self._emit(EventType.EXEC_REPORT, ExecType.RESTATED, self._order_fields(o),
+                       R.SELF_TRADE_PREVENTED)
+
+    def _match_pro_rata(self, o: dict, limit) -> bool:
+        """Venue rules, "Pro-rata": each crossing level, best first, is allocated at once over
+        the eligible orders' whole leaves (own account left out when STP is on); allocations
+        below pro_rata_min_alloc are 0; the rest goes in priority order; then the allocated
+        orders trade in priority order."""
+        t = self._cmd["time_ns"]
+        opp = self._opposite_side(o)
+        s = self._symbols[o["symbol_id"]]
+        min_alloc = s["pro_rata_min_alloc"]
+        own = o["account_id"] if self._stp_on(o) else None
+        traded = False
+        prices = opp.crossing_prices(limit, o["side"] == BUY)
+        if o["side"] == SELL:
+            prices = prices[::-1]           # best bid first
+        for px in prices:
+            if o["leaves_qty"] == 0:
+                break
+            elig = [self._orders[i] for _, i in opp.levels[px]
+                    if self._orders[i]["account_id"] != own]
+            e = sum(r["leaves_qty"] for r in elig)
+            if e == 0:
+                continue
+            q_total = min(o["leaves_qty"], e)
+            alloc = []
+            for r in elig:
+                a = q_total * r["leaves_qty"] // e
+                alloc.append(a if a >= min_alloc else 0)
+            rest = q_total - sum(alloc)
+            for k, r in enumerate(elig):
+                if rest == 0:
+                    break
+                extra = min(rest, r["leaves_qty"] - alloc[k])
+                alloc[k] += extra
+                rest -= extra
+            for r, a in zip(elig, alloc):
+                if a <= 0:
+                    continue
+                self._trade(o, r, a, px, t, s)
+                traded = True
+                if r["display_qty"] > 0:    # after every trade, the last one too (to 0)
+                    r["display_leaves"] = min(r["display_qty"], r["leaves_qty"])
+                if r["leaves_qty"] == 0:
+                    opp.remove(px, r["order_id"])
         return traded
 
     def _take_priority(self) -> int:
@@ -638,7 +727,10 @@ class ReferenceModel:
         skip = False
         if not replace:
             opp = self._opposite_side(o)
-            available = sum(sum(self._orders[i]["leaves_qty"] for _, i in opp.levels[p])
+            # Venue rules: with STP on, the aggressor's own resting orders are left out.
+            own = o["account_id"] if self._stp_on(o) else None
+            available = sum(sum(self._orders[i]["leaves_qty"] for _, i in opp.levels[p]
+                                if self._orders[i]["account_id"] != own)
                             for p in opp.crossing_prices(limit, o["side"] == BUY))
             if o["tif"] == FOK and available < o["leaves_qty"]:
                 self._cancel_order(o)

@@ -18,7 +18,10 @@ before / at / after session closes and opens expire DAY and GTD orders and reval
 ones), replaces of held orders (new stop prices) and of resting ones (price worse / better /
 crossing, quantity up / down), and invalid values of each new field.  A private
 ReferenceModel follows the generated commands only to aim cancels / replaces / status at
-orders that exist (live or terminal); the comparison runs its own fresh model, so a model bug
+orders that exist (live or terminal) and NEWs at resting orders (same account; joining
+their level or crossing it at their price) so that self-trade prevention (accounts with each stp_mode, from config
+and SET_ACCOUNT) and pro-rata symbols (various minimum allocations, from config and
+SET_SYMBOL) see plenty of crossing; the comparison runs its own fresh model, so a model bug
 cannot hide behind the generator.
 """
 
@@ -106,6 +109,22 @@ class RandomSource(HypothesisSource):
 # ---------------------------------------------------------------------------------------------
 
 REF_PRICES = [10_000, 5_000, 0, 250_000]
+STP_MODES = ["none", "cancel_newest", "cancel_oldest", "decrement"]
+MIN_ALLOCS = [1, 2, 5, 20]
+
+
+def _stp_mode(src) -> str:
+    """Venue rules: an account's self-trade prevention mode (half of them have one)."""
+    return src.weighted([(6, "none"), (2, "cancel_newest"), (2, "cancel_oldest"),
+                         (2, "decrement")])
+
+
+def _venue_matching(src) -> dict:
+    """Venue rules: a quarter of the symbols match pro-rata, with various minimum
+    allocations."""
+    if src.chance(25):
+        return dict(matching="pro_rata", pro_rata_min_alloc=src.pick(MIN_ALLOCS))
+    return {}
 
 
 def gen_config(src) -> EngineConfig:
@@ -125,7 +144,8 @@ def gen_config(src) -> EngineConfig:
             sid, f"S{sid}", tick_size=tick, lot_size=lot, min_qty=min_qty,
             max_qty=max(max_qty, min_qty), ref_price=ref, collar_bps=collar,
             open_sec=hours[0], close_sec=hours[1], halted=src.chance(4),
-            market_protection_bps=src.weighted([(6, 0), (2, 100), (1, 500), (1, 10_000)])))
+            market_protection_bps=src.weighted([(6, 0), (2, 100), (1, 500), (1, 10_000)]),
+            **_venue_matching(src)))
     max_accounts = src.int(2, 5)
     n_acc = src.int(2, min(4, max_accounts))
     first_acc = src.int(0, max_accounts - n_acc)
@@ -140,9 +160,10 @@ def gen_config(src) -> EngineConfig:
                 max_position=src.pick([LIMIT_MAX, 100, 30]),
                 gross_limit=src.pick([LIMIT_MAX, 3_000_000, 1_000_000, 200_000]),
                 concentration_pct=src.weighted([(5, 100), (5, 50), (5, 30), (1, 0)]),
-                enabled=not src.chance(5)))
+                enabled=not src.chance(5), stp_mode=_stp_mode(src)))
         else:
-            accounts.append(AccountConfig(aid, f"A{aid}", enabled=not src.chance(3)))
+            accounts.append(AccountConfig(aid, f"A{aid}", enabled=not src.chance(3),
+                                          stp_mode=_stp_mode(src)))
     small = src.chance(50)
     return EngineConfig(
         max_orders=src.int(4, 64) if small and src.chance(70) else 4096,
@@ -366,12 +387,31 @@ class _Gen:
 
     def new(self, cmd: dict) -> None:
         s = self.src
-        sid = self.symbol_id()
-        cmd["session_id"] = self.session()
-        cmd["cl_ord_id"] = self.new_cl()
-        cmd["account_id"] = self.account_id()
-        cmd["symbol_id"] = sid
-        cmd["side"] = self.side()
+        m = self.model
+        # Venue rules: often aim at a resting order of the same account (self-trade
+        # prevention) or of a pro-rata symbol: join its level, or cross it at its price.
+        target = None
+        if s.chance(35):
+            resting = [i for i in sorted(m._live)
+                       if not m._orders[i]["held"] and m._orders[i]["ord_type"] in PRICED]
+            if resting:
+                target = m._orders[s.pick(resting)]
+        if target is not None:
+            sid = target["symbol_id"]
+            cmd["session_id"] = self.session()
+            cmd["cl_ord_id"] = self.new_cl()
+            cmd["account_id"] = target["account_id"] if s.chance(80) else self.account_id()
+            cmd["symbol_id"] = sid
+            # join its level (multi-order levels for pro-rata and STP) or cross it
+            join = s.chance(35)
+            cmd["side"] = target["side"] if join else 3 - target["side"]
+        else:
+            sid = self.symbol_id()
+            cmd["session_id"] = self.session()
+            cmd["cl_ord_id"] = self.new_cl()
+            cmd["account_id"] = self.account_id()
+            cmd["symbol_id"] = sid
+            cmd["side"] = self.side()
         ord_type = s.weighted([(50, LIMIT), (9, MARKET), (6, STOP), (6, STOP_LIMIT), (5, MIT),
                                (5, LIT), (7, TRAILING), (2, "bad")])
         if ord_type == "bad":
@@ -389,7 +429,13 @@ class _Gen:
         tick, lot = sym["tick_size"], sym["lot_size"]
         priced = ord_type in PRICED
         if priced:
-            cmd["price"] = self.limit_price(sid)
+            if target is not None and join:              # at the target's price
+                cmd["price"] = target["price"]
+            elif target is not None and s.chance(60):    # at (or through) the target's price
+                cmd["price"] = target["price"] + tick * s.pick([0, 1]) * (
+                    1 if cmd["side"] == 1 else -1)
+            else:
+                cmd["price"] = self.limit_price(sid)
         else:
             cmd["price"] = 0 if s.chance(95) else self.limit_price(sid)     # INVALID_PRICE
         # stop_price: near the reference so that trades and market data cross it
@@ -537,7 +583,10 @@ class _Gen:
                         stop_price=s.pick(REF_PRICES), expire_time_ns=s.pick([0, 500, 2_000]),
                         order_id=open_sec, orig_cl_ord_id=close_sec,
                         trail_bps=s.weighted([(4, 0), (2, 100), (2, 500), (1, 20), (1, 10_000),
-                                              (1, 2**32 - 1)]))
+                                              (1, 2**32 - 1)]),
+                        # venue rules: matching (0/1, else invalid), pro_rata_min_alloc
+                        flags=s.weighted([(6, 0), (4, 1), (1, 2), (1, 255)]),
+                        strategy_id=s.pick([0, 1, 2, 5, 20]))
             if s.chance(30):
                 field, bad = s.pick([
                     ("price", 0), ("price", -100), ("qty", 0), ("min_qty", 0),
@@ -557,7 +606,10 @@ class _Gen:
                         display_qty=s.pick([LIMIT_MAX, 100, 30]),
                         min_qty=s.pick([LIMIT_MAX, 1_000_000]),
                         expire_time_ns=s.pick([100, 50, 0]),
-                        flags=s.weighted([(6, 1), (2, 0)]))
+                        flags=s.weighted([(6, 1), (2, 0)]),
+                        # venue rules: stp_mode 0..3 (above 3 invalid)
+                        trail_bps=s.weighted([(4, 0), (2, 1), (2, 2), (2, 3), (1, 4),
+                                              (1, 2**32 - 1)]))
             if s.chance(30):
                 field, bad = s.pick([
                     ("price", -1), ("qty", LIMIT_MAX + 1), ("stop_price", -5),

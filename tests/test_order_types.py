@@ -1,6 +1,7 @@
 """Every order type and time in force through its whole lifecycle, and the seed's priority
 rules for each kind of modification, against docs/engine.md ("Order types, time in force and
-modification (issue 3)").
+modification (issue 3)"); then the venue rules (self-trade prevention, pro-rata: "Venue
+rules: self-trade prevention and pro-rata (issue 3)").
 
 Each test runs twice: on the reference model (tests/model.py) and on the compiled core through
 `oms.Core.process` (skipped while `oms._engine` cannot be imported).  Both sides see the same
@@ -72,6 +73,9 @@ class ModelVenue:
     def account(self, aid: int) -> dict:
         return self.m.accounts()[aid]
 
+    def symbol(self, sid: int) -> dict:
+        return self.m.symbols()[sid]
+
 
 class EngineVenue:
     def __init__(self, cfg, core_cls):
@@ -94,6 +98,10 @@ class EngineVenue:
 
     def account(self, aid: int) -> dict:
         row = self.core.accounts()[aid]
+        return {n: int(row[n]) for n in row.dtype.names if not n.startswith("_")}
+
+    def symbol(self, sid: int) -> dict:
+        row = self.core.symbols()[sid]
         return {n: int(row[n]) for n in row.dtype.names if not n.startswith("_")}
 
 
@@ -671,3 +679,282 @@ def test_cancel_of_a_held_order(venue):
     assert steps(evs) == [(X.CANCELED, s)]
     assert venue.order(s)["held"] == 0 and venue.b.account(0)["open_notional"] == 0
     assert venue.market_data(PX - 2 * TICK) == []
+
+
+# =============================================================================================
+# Venue rules: self-trade prevention and pro-rata
+# =============================================================================================
+
+STP = int(R.SELF_TRADE_PREVENTED)
+PRO_RATA = 3                                 # symbol id of the pro-rata symbol below
+
+
+def venue_config(min_alloc=1) -> EngineConfig:
+    """Accounts 0 (no STP), 1 cancel newest, 2 cancel oldest, 3 decrement; symbol 3 is
+    pro-rata with the given minimum allocation."""
+    symbols = [SymbolConfig(0, "AAA", tick_size=TICK, ref_price=PX),
+               SymbolConfig(PRO_RATA, "PR", tick_size=TICK, ref_price=PX, matching="pro_rata",
+                            pro_rata_min_alloc=min_alloc)]
+    accounts = [AccountConfig(0, "A0"), AccountConfig(1, "NEWEST", stp_mode="cancel_newest"),
+                AccountConfig(2, "OLDEST", stp_mode="cancel_oldest"),
+                AccountConfig(3, "DECR", stp_mode="decrement")]
+    return config(symbols=symbols, accounts=accounts)
+
+
+@pytest.fixture
+def vv(venue_factory):
+    return venue_factory(venue_config())
+
+
+def codes(evs) -> list[int]:
+    return [e["reject_code"] for e in evs]
+
+
+def test_stp_none_trades_with_itself(vv):
+    a = vv.rest(SELL, 5, PX, account=0)
+    evs = vv.new(BUY, 5, PX, account=0)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), trade(m, 5, PX), trade(a, 5, PX)]
+
+
+def test_stp_cancel_newest_cancels_the_aggressor_and_ends_matching(vv):
+    x = vv.rest(SELL, 3, PX, account=0)
+    own = vv.rest(SELL, 5, PX + TICK, account=1)
+    behind = vv.rest(SELL, 5, PX + TICK, account=0)
+    evs = vv.new(BUY, 10, PX + TICK, account=1)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), trade(m, 3, PX), trade(x, 3, PX), (X.CANCELED, m)]
+    assert evs[-1]["reject_code"] == STP
+    assert (evs[-1]["status"], evs[-1]["cum_qty"], evs[-1]["leaves_qty"]) == (S.CANCELLED, 3, 0)
+    # the own resting order, and the one behind it, are untouched
+    assert vv.book() == ([], [(PX + TICK, 10, [own, behind])])
+    assert vv.b.account(1)["open_notional"] == 5 * (PX + TICK)
+
+
+def test_stp_cancel_oldest_cancels_the_resting_order_and_goes_on(vv):
+    own = vv.rest(SELL, 4, PX, account=2)
+    other = vv.rest(SELL, 3, PX, account=0)
+    evs = vv.new(BUY, 5, PX, account=2)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), (X.CANCELED, own), trade(m, 3, PX), trade(other, 3, PX)]
+    assert codes(evs) == [0, STP, 0, 0]
+    o = vv.order(own)
+    assert (o["status"], o["leaves_qty"], o["qty"]) == (S.CANCELLED, 0, 4)
+    assert vv.book() == ([(PX, 2, [m])], [])
+
+
+def test_stp_decrement_aggressor_larger(vv):
+    own = vv.rest(SELL, 4, PX, account=3)
+    evs = vv.new(BUY, 10, PX, account=3)
+    m = evs[0]["order_id"]
+    # first the aggressor (restated to 6), then the resting order (nothing left: cancelled)
+    assert steps(evs) == [(X.NEW, m), (X.RESTATED, m), (X.CANCELED, own)]
+    assert codes(evs) == [0, STP, STP]
+    r = evs[1]
+    assert (r["qty"], r["leaves_qty"], r["cum_qty"], r["status"], r["version"]) == \
+        (6, 6, 0, S.ACCEPTED, 2)
+    c = evs[2]
+    assert (c["qty"], c["leaves_qty"], c["status"], c["version"]) == (0, 0, S.CANCELLED, 2)
+    assert vv.book() == ([(PX, 6, [m])], [])
+    assert vv.b.account(3)["open_notional"] == 6 * PX
+
+
+def test_stp_decrement_aggressor_smaller(vv):
+    own = vv.rest(SELL, 10, PX, account=3)
+    other = vv.rest(SELL, 10, PX, account=0)
+    evs = vv.new(BUY, 4, PX, account=3)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), (X.CANCELED, m), (X.RESTATED, own)]
+    assert codes(evs) == [0, STP, STP]
+    o = vv.order(own)
+    assert (o["qty"], o["leaves_qty"], o["status"], o["priority"]) == (6, 6, S.ACCEPTED, 1)
+    assert vv.book() == ([], [(PX, 16, [own, other])])     # keeps its place
+    assert vv.b.account(3)["open_notional"] == 6 * PX
+
+
+def test_stp_decrement_against_an_iceberg_uses_its_visible_part_and_refreshes(vv):
+    ice = vv.rest(SELL, 10, PX, account=3, display_qty=3)
+    other = vv.rest(SELL, 5, PX, account=0)
+    evs = vv.new(BUY, 5, PX, account=3)
+    m = evs[0]["order_id"]
+    # d = min(5, displayed 3): both restated; the iceberg's display is used up, so it
+    # refreshes to the back; then the aggressor trades its 2 left with the other order
+    assert steps(evs) == [(X.NEW, m), (X.RESTATED, m), (X.RESTATED, ice), trade(m, 2, PX),
+                          trade(other, 2, PX)]
+    assert (evs[1]["qty"], evs[1]["leaves_qty"]) == (2, 2)
+    assert (evs[2]["qty"], evs[2]["leaves_qty"]) == (7, 7)
+    o = vv.order(ice)
+    assert (o["display_leaves"], o["leaves_qty"]) == (3, 7)
+    assert o["priority"] > vv.order(other)["priority"]
+    assert vv.book() == ([], [(PX, 10, [other, ice])])
+    assert evs[-2]["status"] == S.FILLED and evs[-2]["qty"] == 2
+
+
+def test_stp_decrement_iceberg_partially_visible(vv):
+    ice = vv.rest(SELL, 10, PX, account=3, display_qty=4)
+    evs = vv.new(BUY, 1, PX, account=3, tif=TIF.IOC)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), (X.CANCELED, m), (X.RESTATED, ice)]
+    o = vv.order(ice)
+    assert (o["display_leaves"], o["leaves_qty"], o["qty"], o["priority"]) == (3, 9, 9, 1)
+
+
+def test_stp_fok_leaves_out_own_liquidity(vv):
+    vv.rest(SELL, 5, PX, account=3)
+    vv.rest(SELL, 3, PX, account=0)
+    evs = vv.new(BUY, 6, PX, account=3, tif=TIF.FOK)          # 3 available, not 8
+    f = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, f), (X.CANCELED, f)]
+    assert codes(evs) == [0, 0] and evs[-1]["cum_qty"] == 0
+    # without STP the same FOK finds 8 and fills
+    evs = vv.new(BUY, 6, PX, account=0, tif=TIF.FOK)
+    assert evs[-2]["status"] == S.FILLED
+
+
+def test_stp_min_qty_leaves_out_own_liquidity(vv):
+    own = vv.rest(SELL, 5, PX, account=1)
+    vv.rest(SELL, 3, PX, account=0)
+    evs = vv.new(BUY, 8, PX, account=1, min_qty=4)             # 3 available: no matching
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m)]
+    assert vv.order(own)["leaves_qty"] == 5
+
+
+def test_stp_applies_to_a_crossing_replace(vv):
+    own = vv.rest(SELL, 5, PX + TICK, account=1)
+    b = vv.rest(BUY, 5, PX, account=1)
+    evs = vv.replace(b, PX + TICK, 5)
+    assert steps(evs) == [(X.REPLACED, b), (X.CANCELED, b)]
+    assert evs[-1]["reject_code"] == STP
+    assert vv.book() == ([], [(PX + TICK, 5, [own])])
+
+
+def test_set_account_stp_mode_mapping_and_range(vv):
+    evs = vv.admin(AdminOp.SET_ACCOUNT, account_id=0, price=10**12, qty=1000,
+                   stop_price=10**12, display_qty=1000, min_qty=10**12, expire_time_ns=100,
+                   flags=1, trail_bps=3)
+    assert codes(evs) == [0] and vv.b.account(0)["stp_mode"] == 3
+    evs = vv.admin(AdminOp.SET_ACCOUNT, account_id=0, price=10**12, qty=1000,
+                   stop_price=10**12, display_qty=1000, min_qty=10**12, expire_time_ns=100,
+                   flags=1, trail_bps=4)
+    assert codes(evs) == [R.INVALID_ADMIN] and vv.b.account(0)["stp_mode"] == 3
+    own = vv.rest(SELL, 4, PX, account=0)
+    evs = vv.new(BUY, 4, PX, account=0)                        # now decrement
+    assert steps(evs)[1:] == [(X.CANCELED, evs[0]["order_id"]), (X.CANCELED, own)]
+
+
+def _set_symbol(v, sid, **kw):
+    return v.admin(AdminOp.SET_SYMBOL, symbol_id=sid, price=TICK, qty=1, min_qty=1,
+                   display_qty=1000, stop_price=PX, order_id=0, orig_cl_ord_id=86_400, **kw)
+
+
+def test_set_symbol_matching_mapping_and_range(vv):
+    assert codes(_set_symbol(vv, 0, flags=1, strategy_id=0)) == [0]
+    sym = vv.b.symbol(0)
+    assert (sym["matching"], sym["pro_rata_min_alloc"]) == (1, 1)
+    assert codes(_set_symbol(vv, 0, flags=1, strategy_id=7)) == [0]
+    assert vv.b.symbol(0)["pro_rata_min_alloc"] == 7
+    assert codes(_set_symbol(vv, 0, flags=2, strategy_id=3)) == [R.INVALID_ADMIN]
+    sym = vv.b.symbol(0)
+    assert (sym["matching"], sym["pro_rata_min_alloc"]) == (1, 7)
+    assert codes(_set_symbol(vv, 0, flags=0)) == [0]
+    assert (vv.b.symbol(0)["matching"], vv.b.symbol(0)["pro_rata_min_alloc"]) == (0, 1)
+
+
+def test_pro_rata_allocates_in_proportion(vv):
+    a = vv.rest(SELL, 10, PX, account=0, symbol=PRO_RATA)
+    b = vv.rest(SELL, 20, PX, account=0, symbol=PRO_RATA)
+    c = vv.rest(SELL, 30, PX, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 30, PX, account=2, symbol=PRO_RATA)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), trade(m, 5, PX), trade(a, 5, PX), trade(m, 10, PX),
+                          trade(b, 10, PX), trade(m, 15, PX), trade(c, 15, PX)]
+    assert [e["trade_id"] for e in evs[1:]] == [1, 1, 2, 2, 3, 3]
+    assert vv.book(PRO_RATA) == ([], [(PX, 30, [a, b, c])])
+
+
+def test_pro_rata_leftover_goes_in_priority_order(vv):
+    a = vv.rest(SELL, 3, PX, account=0, symbol=PRO_RATA)
+    b = vv.rest(SELL, 3, PX, account=0, symbol=PRO_RATA)
+    c = vv.rest(SELL, 4, PX, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 5, PX, account=0, symbol=PRO_RATA)
+    m = evs[0]["order_id"]
+    # E = 10, Q = 5: 5*3//10 = 1, 1, 5*4//10 = 2; the 1 left goes to the first: a
+    assert steps(evs)[1::2] == [trade(m, 2, PX), trade(m, 1, PX), trade(m, 2, PX)]
+    assert [e["order_id"] for e in evs[2::2]] == [a, b, c]
+
+
+def test_pro_rata_leftover_fills_an_order_up_to_its_leaves(vv):
+    a = vv.rest(SELL, 1, PX, account=0, symbol=PRO_RATA)
+    b = vv.rest(SELL, 1, PX, account=0, symbol=PRO_RATA)
+    c = vv.rest(SELL, 8, PX, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 6, PX, account=0, symbol=PRO_RATA)
+    # 6*1//10 = 0, 0, 6*8//10 = 4; the 2 left: a takes 1 (its leaves), b takes 1
+    assert [(e["order_id"], e["last_qty"]) for e in evs[2::2]] == [(a, 1), (b, 1), (c, 4)]
+    assert evs[-2]["status"] == S.FILLED and vv.book(PRO_RATA) == ([], [(PX, 4, [c])])
+
+
+def test_pro_rata_min_allocation(venue_factory):
+    v = venue_factory(venue_config(min_alloc=3))
+    a = v.rest(SELL, 2, PX, account=0, symbol=PRO_RATA)
+    b = v.rest(SELL, 10, PX, account=0, symbol=PRO_RATA)
+    c = v.rest(SELL, 8, PX, account=0, symbol=PRO_RATA)
+    evs = v.new(BUY, 10, PX, account=0, symbol=PRO_RATA)
+    # E = 20, Q = 10: a 1 -> 0 (below 3), b 5, c 4; the 1 left goes to a (first in priority)
+    assert [(e["order_id"], e["last_qty"]) for e in evs[2::2]] == [(a, 1), (b, 5), (c, 4)]
+    v.rest(SELL, 5, PX, account=0, symbol=PRO_RATA)          # a fourth order, behind c
+    evs = v.new(BUY, 4, PX, account=0, symbol=PRO_RATA)
+    # E = 1 + 5 + 4 + 5 = 15, Q = 4: 0, 1, 1, 1 -> all below 3; the 4 go in priority order
+    assert [(e["order_id"], e["last_qty"]) for e in evs[2::2]] == [(a, 1), (b, 3)]
+
+
+def test_pro_rata_sweeps_levels_best_first(vv):
+    a = vv.rest(SELL, 4, PX, account=0, symbol=PRO_RATA)
+    b = vv.rest(SELL, 6, PX + TICK, account=0, symbol=PRO_RATA)
+    c = vv.rest(SELL, 6, PX + TICK, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 10, PX + TICK, account=0, symbol=PRO_RATA)
+    assert [(e["order_id"], e["last_qty"], e["last_px"]) for e in evs[2::2]] == \
+        [(a, 4, PX), (b, 3, PX + TICK), (c, 3, PX + TICK)]
+    assert vv.b.symbol(PRO_RATA)["ref_price"] == PX + TICK
+
+
+def test_pro_rata_leaves_out_own_orders_with_stp(vv):
+    own = vv.rest(SELL, 10, PX, account=1, symbol=PRO_RATA)
+    other = vv.rest(SELL, 4, PX, account=0, symbol=PRO_RATA)
+    far = vv.rest(SELL, 2, PX + TICK, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 8, PX + TICK, account=1, symbol=PRO_RATA, tif=TIF.IOC)
+    m = evs[0]["order_id"]
+    # own orders neither trade nor are cancelled (cancel newest does not apply here)
+    assert steps(evs) == [(X.NEW, m), trade(m, 4, PX), trade(other, 4, PX),
+                          trade(m, 2, PX + TICK), trade(far, 2, PX + TICK), (X.CANCELED, m)]
+    assert codes(evs) == [0] * 6
+    assert vv.book(PRO_RATA) == ([], [(PX, 10, [own])])
+
+
+def test_pro_rata_level_of_only_own_orders_is_passed_over(vv):
+    own = vv.rest(SELL, 5, PX, account=3, symbol=PRO_RATA)
+    other = vv.rest(SELL, 3, PX + TICK, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 3, PX + TICK, account=3, symbol=PRO_RATA)
+    m = evs[0]["order_id"]
+    assert steps(evs) == [(X.NEW, m), trade(m, 3, PX + TICK), trade(other, 3, PX + TICK)]
+    assert vv.order(own)["leaves_qty"] == 5
+
+
+def test_pro_rata_fok_leaves_out_own_liquidity(vv):
+    vv.rest(SELL, 5, PX, account=2, symbol=PRO_RATA)
+    vv.rest(SELL, 3, PX, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 4, PX, account=2, symbol=PRO_RATA, tif=TIF.FOK)
+    assert steps(evs) == [(X.NEW, evs[0]["order_id"]), (X.CANCELED, evs[0]["order_id"])]
+
+
+def test_pro_rata_iceberg_trades_whole_leaves_and_keeps_priority(vv):
+    ice = vv.rest(SELL, 10, PX, account=0, symbol=PRO_RATA, display_qty=2)
+    other = vv.rest(SELL, 10, PX, account=0, symbol=PRO_RATA)
+    evs = vv.new(BUY, 10, PX, account=1, symbol=PRO_RATA)
+    assert [(e["order_id"], e["last_qty"]) for e in evs[2::2]] == [(ice, 5), (other, 5)]
+    o = vv.order(ice)
+    assert (o["display_leaves"], o["leaves_qty"], o["priority"]) == (2, 5, 1)
+    assert vv.book(PRO_RATA) == ([], [(PX, 10, [ice, other])])
+    vv.new(BUY, 10, PX, account=1, symbol=PRO_RATA)
+    o = vv.order(ice)
+    assert (o["display_leaves"], o["leaves_qty"], o["status"]) == (0, 0, S.FILLED)
