@@ -1020,17 +1020,22 @@ cdef bint match_pro_rata(State *st, Command *c, int32_t slot, bint has_limit, in
         li -= 1
     return traded
 
-cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
-    """IOC/market remainder, or a remainder with no room in the book: cancel it."""
+cdef void end_order(State *st, Command *c, int32_t slot, uint8_t status) noexcept nogil:
+    """The order ends with leaves left (cancelled or expired), already out of the book or
+    the held set: release its reservation and queue it for eviction."""
     cdef Order *o = &st.orders[slot]
     usage_add(st, o, -1)
     o.leaves_qty = 0
     o.reserved_notional = 0
     o.version += 1
     o.updated_ns = c.time_ns
-    set_status(st, o, ORD_STATUS_CANCELLED)
+    set_status(st, o, status)
     close_order(st, slot)
-    emit_exec(st, c, o, EXEC_TYPE_CANCELED, code)
+
+cdef void cancel_remainder(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
+    """IOC/market remainder, or a remainder with no room in the book: cancel it."""
+    end_order(st, c, slot, ORD_STATUS_CANCELLED)
+    emit_exec(st, c, &st.orders[slot], EXEC_TYPE_CANCELED, code)
 
 cdef void work_order(State *st, Command *c, int32_t slot, bint entry) noexcept nogil:
     """The order is live and out of the book: its aggressive phase (limit, market
@@ -1259,13 +1264,7 @@ cdef void cancel_order(State *st, Command *c, int32_t slot, uint16_t code,
     cdef Event *ev
     set_status(st, o, ORD_STATUS_PENDING_CANCEL)
     unlink_order(st, slot)
-    usage_add(st, o, -1)
-    o.leaves_qty = 0
-    o.reserved_notional = 0
-    o.version += 1
-    o.updated_ns = c.time_ns
-    set_status(st, o, ORD_STATUS_CANCELLED)
-    close_order(st, slot)
+    end_order(st, c, slot, ORD_STATUS_CANCELLED)
     ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
     fill_from_order(ev, o)
     if use_cmd_cl_ord_id and c.cl_ord_id != 0:
@@ -1438,16 +1437,9 @@ cdef void on_market_data(State *st, Command *c) noexcept nogil:
         check_triggers(st, c, c.symbol_id)
 
 cdef void expire_order(State *st, Command *c, int32_t slot) noexcept nogil:
-    cdef Order *o = &st.orders[slot]
     unlink_order(st, slot)
-    usage_add(st, o, -1)
-    o.leaves_qty = 0
-    o.reserved_notional = 0
-    o.version += 1
-    o.updated_ns = c.time_ns
-    set_status(st, o, ORD_STATUS_EXPIRED)
-    close_order(st, slot)
-    emit_exec(st, c, o, EXEC_TYPE_EXPIRED, 0)
+    end_order(st, c, slot, ORD_STATUS_EXPIRED)
+    emit_exec(st, c, &st.orders[slot], EXEC_TYPE_EXPIRED, 0)
 
 cdef int cmp_expiry(const void *a, const void *b) noexcept nogil:
     cdef const uint64_t *x = <const uint64_t *>a
