@@ -1607,12 +1607,26 @@ cdef void engine_prefetch(State *st, Command *c) noexcept nogil:
     """Start the cache misses of the next command while this one is processed: the index
     entries a NEW will probe are random in tables of tens of MB."""
     cdef uint64_t hi = c.idem_hi, lo = c.idem_lo
+    cdef BookSide *b
+    cdef int32_t li
     if c.kind == COMMAND_TYPE_NEW:
         if hi == 0 and lo == 0:
             hi = 0x8000000000000000ULL | c.session_id
             lo = c.cl_ord_id
         oms_prefetch(&st.idem_table[idem_hash(hi, lo) & st.idem_mask])
         oms_prefetch(&st.clord_table[clord_hash(c.session_id, c.cl_ord_id) & st.clord_mask])
+        # the order-id index entry the NEW this far ahead will take (if every NEW between is
+        # accepted: a guess, and a wrong one costs one wasted prefetch)
+        oms_prefetch(&st.oid_table[oid_hash(st.next_order_id + PREFETCH_AHEAD) & st.oid_mask])
+        # the tail order of the level it would join: resting reads its priority (measured:
+        # 65% of the rest path's samples sat on that load; with both prefetches resting
+        # orders went from 1.4M to 2.1M/s)
+        if (c.symbol_id < st.max_symbols and (c.side == SIDE_BUY or c.side == SIDE_SELL)
+                and c.ord_type == ORD_TYPE_LIMIT):
+            b = book_side(st, c.symbol_id, c.side)
+            li = level_search(b, c.price)
+            if li >= 0 and b.levels[li].tail >= 0:
+                oms_prefetch(&st.orders[b.levels[li].tail])
     elif c.order_id != 0:
         oms_prefetch(&st.oid_table[oid_hash(c.order_id) & st.oid_mask])
     else:
