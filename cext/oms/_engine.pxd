@@ -32,7 +32,8 @@ cdef extern from "ring.h" nogil:
 
 
 from oms._journal cimport oms_journal, OMS_REC_COMMAND, OMS_REC_EVENT, oms_journal_append, \
-    oms_journal_publish_written, oms_journal_durable
+    oms_journal_publish_written, oms_journal_durable, oms_crc32c, oms_record_size, \
+    OMS_RECORD_HEADER
 
 
 # -- BOOKS (the simulated venue) --

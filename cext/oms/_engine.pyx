@@ -1984,6 +1984,7 @@ cdef class Core:
     cdef State st
     cdef readonly object config
     cdef readonly JournalWriter journal
+    cdef int64_t verify_pos
 
     def __cinit__(self, config):
         if state_init(&self.st, config.max_orders, config.max_symbols, config.max_accounts,
@@ -2032,6 +2033,7 @@ cdef class Core:
         cdef Command *cmds = <Command *>records_ptr(commands, COMMAND_DTYPE)
         cdef int64_t i, n = len(commands)
         self.st.sink.count = 0
+        self.verify_pos = 0
         with nogil:
             for i in range(n):
                 if i + PREFETCH_AHEAD < n:
@@ -2050,6 +2052,77 @@ cdef class Core:
         (None detaches).  Attach between batches, never while a business thread runs."""
         self.journal = writer
         self.st.journal = writer.j if writer is not None else NULL
+
+    def verify_segment(self, data, int64_t start, int64_t after_event_seq):
+        """The fast path of `oms.journal.verify`: walk a segment's records straight from its
+        bytes, re-executing each command after this state and comparing each event after
+        `after_event_seq` with the one re-execution produced, with no record copied into an
+        array (fresh arrays cost page faults: replay ran at half the re-execution rate).
+        Produced events not yet compared carry over to the next segment.  Returns (status,
+        offset, commands applied, events compared): status 0 at the end of the data, 1 a bad
+        record at offset, 2 a command out of sequence, 3 an event that differs, 4 an event
+        that re-execution did not produce."""
+        cdef const uint8_t[::1] view = data
+        cdef const uint8_t *base = &view[0]
+        cdef int64_t size = view.shape[0], off = start, applied = 0, compared = 0
+        cdef int status = 0
+        cdef uint32_t length, crc
+        cdef uint16_t rtype, plen
+        cdef int64_t seq
+        cdef Command cmd
+        cdef EventSink *sink = &self.st.sink
+        if sink.ring != NULL:
+            raise EngineError("verify_segment needs the direct driver (engine not running)")
+        with nogil:
+            while off + 4 <= size:
+                memcpy(&length, base + off, 4)
+                if length == 0:
+                    break
+                if off + OMS_RECORD_HEADER > size:
+                    status = 1
+                    break
+                memcpy(&rtype, base + off + 4, 2)
+                memcpy(&plen, base + off + 6, 2)
+                if ((rtype == OMS_REC_COMMAND and plen != sizeof(Command))
+                        or (rtype == OMS_REC_EVENT and plen != sizeof(Event))
+                        or (rtype != OMS_REC_COMMAND and rtype != OMS_REC_EVENT)
+                        or length != oms_record_size(plen) or off + length > size):
+                    status = 1
+                    break
+                memcpy(&crc, base + off + OMS_RECORD_HEADER + plen, 4)
+                if crc != oms_crc32c(base + off, OMS_RECORD_HEADER + plen):
+                    status = 1
+                    break
+                memcpy(&seq, base + off + 8, 8)
+                if rtype == OMS_REC_COMMAND:
+                    if seq > self.st.cmd_seq:
+                        if seq != self.st.cmd_seq + 1:
+                            status = 2
+                            break
+                        memcpy(&cmd, base + off + OMS_RECORD_HEADER, sizeof(Command))
+                        engine_apply(&self.st, &cmd)
+                        applied += 1
+                elif seq > after_event_seq:
+                    if self.verify_pos >= sink.count:
+                        status = 4
+                        break
+                    if memcmp(base + off + OMS_RECORD_HEADER, &sink.buf[self.verify_pos],
+                              sizeof(Event)) != 0:
+                        status = 3
+                        break
+                    self.verify_pos += 1
+                    compared += 1
+                    if self.verify_pos == sink.count:
+                        # everything produced so far is checked: reuse the buffer from the start
+                        sink.count = 0
+                        self.verify_pos = 0
+                off += length
+        return status, off, applied, compared
+
+    def unverified_events(self):
+        """Events re-execution produced that `verify_segment` has not compared yet."""
+        return copy_records(&self.st.sink.buf[self.verify_pos],
+                            self.st.sink.count - self.verify_pos, EVENT_DTYPE)
 
     # -- QUERIES (a copy of the state; call between batches) --
 
