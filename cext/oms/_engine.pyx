@@ -831,30 +831,26 @@ cdef int64_t available_qty(State *st, Order *o, bint has_limit, int64_t limit,
         i -= 1
     return total
 
-cdef void execute_trade(State *st, Command *c, int32_t slot, int32_t rslot, int64_t q,
-                        int64_t px) noexcept nogil:
-    """One match of q at px: both orders filled (aggressor first), the reference price moved,
-    a TRADE report for each.  The caller takes the resting order out of its level."""
-    cdef Order *o = &st.orders[slot]
-    cdef Order *r = &st.orders[rslot]
-    cdef Event *ev
-    fill_order(st, o, q, px, c.time_ns)
-    fill_order(st, r, q, px, c.time_ns)
-    st.symbols[o.symbol_id].ref_price = px
-    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+cdef void emit_trade(State *st, Command *c, Order *o, int64_t q, int64_t px) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
     fill_from_order(ev, o)
     ev.exec_type = EXEC_TYPE_TRADE
     ev.last_px = px
     ev.last_qty = q
     ev.trade_id = st.next_trade_id
     commit(st)
-    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
-    fill_from_order(ev, r)
-    ev.exec_type = EXEC_TYPE_TRADE
-    ev.last_px = px
-    ev.last_qty = q
-    ev.trade_id = st.next_trade_id
-    commit(st)
+
+cdef void execute_trade(State *st, Command *c, int32_t slot, int32_t rslot, int64_t q,
+                        int64_t px) noexcept nogil:
+    """One match of q at px: both orders filled (aggressor first), the reference price moved,
+    a TRADE report for each.  The caller takes the resting order out of its level."""
+    cdef Order *o = &st.orders[slot]
+    cdef Order *r = &st.orders[rslot]
+    fill_order(st, o, q, px, c.time_ns)
+    fill_order(st, r, q, px, c.time_ns)
+    st.symbols[o.symbol_id].ref_price = px
+    emit_trade(st, c, o, q, px)
+    emit_trade(st, c, r, q, px)
     st.next_trade_id += 1
     # the aggressor's fill is applied first, so when both fill it is terminal first
     if o.leaves_qty == 0:
