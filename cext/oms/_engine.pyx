@@ -867,9 +867,12 @@ cdef void iceberg_consumed(State *st, Level *lv, int32_t rslot, int64_t q) noexc
         level_detach(st, lv, rslot)
         level_insert(st, lv, rslot)
 
-cdef void stp_reduce(State *st, Command *c, int32_t slot, int64_t d) noexcept nogil:
-    """Self-trade prevention by decrement: the order loses d of its size."""
+cdef void stp_reduce(State *st, Command *c, int32_t slot, int64_t d,
+                     BookSide *book) noexcept nogil:
+    """Self-trade prevention by decrement: the order loses d of its size.  `book` is the
+    opposite side when the order rests at the head of its best level (NULL: the aggressor)."""
     cdef Order *o = &st.orders[slot]
+    cdef Level *lv
     usage_add(st, o, -1)
     o.qty -= d
     o.leaves_qty -= d
@@ -877,11 +880,20 @@ cdef void stp_reduce(State *st, Command *c, int32_t slot, int64_t d) noexcept no
     o.updated_ns = c.time_ns
     if o.leaves_qty == 0:
         o.reserved_notional = 0
+        if book != NULL:
+            if o.display_qty > 0:
+                o.display_leaves -= d
+            book_unlink(st, book, book.count - 1, slot, d)
         set_status(st, o, ORD_STATUS_CANCELLED)
         close_order(st, slot)
         emit_exec(st, c, o, EXEC_TYPE_CANCELED, REJECT_CODE_SELF_TRADE_PREVENTED)
     else:
         reserve(st, o)
+        if book != NULL:
+            lv = &book.levels[book.count - 1]
+            lv.qty -= d
+            if o.display_qty > 0:
+                iceberg_consumed(st, lv, slot, d)
         emit_exec(st, c, o, EXEC_TYPE_RESTATED, REJECT_CODE_SELF_TRADE_PREVENTED)
 
 cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
@@ -913,26 +925,8 @@ cdef bint match(State *st, Command *c, int32_t slot, bint has_limit,
                 cancel_order(st, c, rslot, REJECT_CODE_SELF_TRADE_PREVENTED, False)
                 continue
             q = o.leaves_qty if o.leaves_qty < visible else visible
-            stp_reduce(st, c, slot, q)
-            usage_add(st, r, -1)
-            r.qty -= q
-            r.leaves_qty -= q
-            r.version += 1
-            r.updated_ns = c.time_ns
-            if r.leaves_qty == 0:
-                r.reserved_notional = 0
-                if r.display_qty > 0:
-                    r.display_leaves -= q
-                book_unlink(st, opp, opp.count - 1, rslot, q)
-                set_status(st, r, ORD_STATUS_CANCELLED)
-                close_order(st, rslot)
-                emit_exec(st, c, r, EXEC_TYPE_CANCELED, REJECT_CODE_SELF_TRADE_PREVENTED)
-                continue
-            lv.qty -= q
-            reserve(st, r)
-            if r.display_qty > 0:
-                iceberg_consumed(st, lv, rslot, q)
-            emit_exec(st, c, r, EXEC_TYPE_RESTATED, REJECT_CODE_SELF_TRADE_PREVENTED)
+            stp_reduce(st, c, slot, q, NULL)
+            stp_reduce(st, c, rslot, q, opp)
             continue
         q = o.leaves_qty if o.leaves_qty < visible else visible
         execute_trade(st, c, slot, rslot, q, lv.price)
