@@ -27,7 +27,7 @@ DTYPES = {
 
 # Enums whose zero is a meaningful value: "no filter" and "no reject".
 ZERO_ALLOWED = {layout.MassCancelScope, layout.ExecInst, layout.StpMode, layout.Matching,
-                RejectCode}
+                layout.TriggerSource, layout.Held, RejectCode}   # config/state, 0 = the default
 ALL_ENUMS = layout.ENUMS + [RejectCode]
 
 

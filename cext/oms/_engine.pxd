@@ -61,6 +61,40 @@ cdef struct IdemFifoEntry:  # the idempotency FIFO; the hash table points at its
     uint64_t order_id
 
 
+# -- THE OMS'S HELD ORDERS (untriggered stop family) AND ORDER EXPIRY --
+
+cdef struct HeapEntry:      # a held order in its trigger group's binary min-heap
+    int64_t key             # trigger_px for groups that fire upward, -trigger_px downward
+    uint64_t order_id       # ties: lower order id first
+    int32_t slot
+    int32_t _pad
+
+cdef struct Heap:
+    HeapEntry *e            # grown by doubling (realloc), never shrunk
+    int32_t count
+    int32_t cap
+
+cdef struct TriggerSet:     # per symbol: six trigger groups (docs/engine.md, Triggers)
+    Heap groups[6]
+    # trailing stops need no move while the reference stays on the near side of the mark:
+    # every sell trailing stop has been moved at a reference >= sell_trail_mark (moving at a
+    # lower one changes nothing), every buy trailing stop at one <= buy_trail_mark
+    int64_t sell_trail_mark
+    int64_t buy_trail_mark
+    int32_t dirty           # on the dirty list: must be examined when the command settles
+    int32_t _pad
+
+cdef struct ExpiryEntry:    # lazily deleted: stale entries are skipped when popped
+    int64_t expire_ns
+    uint64_t order_id
+
+cdef struct ContingentAction:
+    uint64_t order_id
+    uint16_t code           # cancel: its reject code; 0 = activate
+    uint16_t _pad0
+    uint32_t _pad1
+
+
 # -- EVENT SINK --
 
 cdef struct EventSink:
@@ -106,10 +140,22 @@ cdef struct State:
     IdemFifoEntry *idem_fifo
     uint64_t idem_first    # insertion number at the FIFO head
     uint64_t idem_next     # next insertion number
-    # the OMS's held (untriggered stop-family) orders: a list per symbol, in order id order
-    int32_t *held_head
-    int32_t *held_tail
-    int32_t in_trigger_check
+    # the OMS's held (untriggered stop-family) orders: six heaps per symbol; the symbols a
+    # command touched (references, held orders) wait on the dirty list to be examined
+    TriggerSet *triggers
+    int32_t *dirty_list
+    int32_t dirty_count
+    # live orders with an expiry, as a min-heap of (expire_ns, order_id), lazily deleted
+    ExpiryEntry *expiry
+    int64_t expiry_count
+    int64_t expiry_cap
+    int64_t expiry_live     # live orders with expire_time_ns > 0 (for compaction)
+    # contingent actions queued during a command, carried out when it settles (FIFO)
+    ContingentAction *queue
+    int64_t queue_head
+    int64_t queue_count
+    int64_t queue_cap
+    int64_t alloc_failures  # a growable structure could not grow (the order was cancelled)
     uint64_t next_priority
     int64_t last_timer_ns
     # books: [symbol * 2 + 0] bids, [symbol * 2 + 1] asks

@@ -449,8 +449,16 @@ cdef int32_t alloc_slot(State *st) noexcept nogil:
     return slot
 
 cdef void close_order(State *st, int32_t slot) noexcept nogil:
-    """The order just became terminal (and is out of the book): queue it for eviction."""
+    """The order just became terminal (and is out of the book): queue it for eviction, and,
+    if it ended unfilled, queue the cancels of its OCO peer and its child."""
     cdef Order *o = &st.orders[slot]
+    if o.expire_time_ns > 0:
+        st.expiry_live -= 1
+    if o.status != ORD_STATUS_FILLED:
+        if o.oco_order_id:
+            queue_action(st, o.oco_order_id, REJECT_CODE_LINKED_ORDER_ENDED)
+        if o.child_order_id:
+            queue_action(st, o.child_order_id, REJECT_CODE_LINKED_ORDER_ENDED)
     o.next = -1
     o.prev = st.closed_tail
     if st.closed_tail >= 0:
@@ -729,6 +737,7 @@ cdef bint book_rest(State *st, int32_t slot) noexcept nogil:
         lv.tail = -1
         lv.count = 0
         lv._pad = 0             # snapshots copy levels whole: no stale bytes
+        book_changed(st, o.symbol_id)
     lv = &b.levels[i]
     if o.display_qty > 0:
         o.display_leaves = o.display_qty if o.display_qty < o.leaves_qty else o.leaves_qty
@@ -747,6 +756,7 @@ cdef void book_unlink(State *st, BookSide *b, int32_t li, int32_t slot,
     if lv.count == 0:
         memmove(&b.levels[li], &b.levels[li + 1], (b.count - li - 1) * sizeof(Level))
         b.count -= 1
+        book_changed(st, st.orders[slot].symbol_id)
 
 cdef void book_remove(State *st, int32_t slot) noexcept nogil:
     cdef Order *o = &st.orders[slot]
@@ -755,43 +765,324 @@ cdef void book_remove(State *st, int32_t slot) noexcept nogil:
     if li >= 0:
         book_unlink(st, b, li, slot, o.leaves_qty)
 
-# -- the OMS's held orders (untriggered stop family), a list per symbol in order id order --
+# -- the OMS's held orders: six trigger groups per symbol, each a binary min-heap ------------
+# (docs/engine.md, Triggers).  Keys are oriented so that every group is a min-heap whose top
+# is the order its reference reaches first: a trade or a book change looks at six tops, not
+# at every held order.
 
-cdef void held_append(State *st, int32_t slot) noexcept nogil:
-    cdef Order *o = &st.orders[slot]
-    cdef uint32_t sym = o.symbol_id
-    o.held = 1
-    o.next = -1
-    o.prev = st.held_tail[sym]
-    if o.prev >= 0:
-        st.orders[o.prev].next = slot
-    else:
-        st.held_head[sym] = slot
-    st.held_tail[sym] = slot
+cdef enum:
+    GROUP_BUY_STOP = 0
+    GROUP_BUY_TOUCH = 1
+    GROUP_BUY_TRAIL = 2
+    GROUP_SELL_STOP = 3
+    GROUP_SELL_TOUCH = 4
+    GROUP_SELL_TRAIL = 5
+    N_GROUPS = 6
 
-cdef void held_unlink(State *st, int32_t slot) noexcept nogil:
+cdef inline int trigger_group(Order *o) noexcept nogil:
+    cdef int g = GROUP_BUY_STOP if o.side == SIDE_BUY else GROUP_SELL_STOP
+    if o.ord_type == ORD_TYPE_TRAILING_STOP:
+        return g + 2
+    if o.ord_type == ORD_TYPE_MARKET_IF_TOUCHED or o.ord_type == ORD_TYPE_LIMIT_IF_TOUCHED:
+        return g + 1
+    return g
+
+cdef inline bint fires_upward(int g) noexcept nogil:
+    """The group fires when the reference reaches the trigger from below (ref >= trigger)."""
+    return g == GROUP_BUY_STOP or g == GROUP_BUY_TRAIL or g == GROUP_SELL_TOUCH
+
+cdef inline int64_t group_key(int g, int64_t trigger_px) noexcept nogil:
+    return trigger_px if fires_upward(g) else -trigger_px
+
+cdef inline bint entry_before(HeapEntry *a, HeapEntry *b) noexcept nogil:
+    return a.key < b.key or (a.key == b.key and a.order_id < b.order_id)
+
+cdef inline void heap_place(State *st, Heap *h, int32_t i, HeapEntry e) noexcept nogil:
+    h.e[i] = e
+    st.orders[e.slot].trigger_heap_pos = i
+
+cdef void heap_sift_up(State *st, Heap *h, int32_t i) noexcept nogil:
+    cdef HeapEntry e = h.e[i]
+    cdef int32_t parent
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not entry_before(&e, &h.e[parent]):
+            break
+        heap_place(st, h, i, h.e[parent])
+        i = parent
+    heap_place(st, h, i, e)
+
+cdef void heap_sift_down(State *st, Heap *h, int32_t i) noexcept nogil:
+    cdef HeapEntry e = h.e[i]
+    cdef int32_t child
+    while True:
+        child = 2 * i + 1
+        if child >= h.count:
+            break
+        if child + 1 < h.count and entry_before(&h.e[child + 1], &h.e[child]):
+            child += 1
+        if not entry_before(&h.e[child], &e):
+            break
+        heap_place(st, h, i, h.e[child])
+        i = child
+    heap_place(st, h, i, e)
+
+cdef inline void heap_fix(State *st, Heap *h, int32_t i) noexcept nogil:
+    """The entry at i changed its key (or replaced a removed one): restore heap order."""
+    if i > 0 and entry_before(&h.e[i], &h.e[(i - 1) >> 1]):
+        heap_sift_up(st, h, i)
+    else:
+        heap_sift_down(st, h, i)
+
+cdef bint heap_reserve(Heap *h, int32_t need) noexcept nogil:
+    cdef int32_t cap
+    cdef HeapEntry *grown
+    if need <= h.cap:
+        return True
+    cap = h.cap * 2 if h.cap else 16
+    while cap < need:
+        cap *= 2
+    grown = <HeapEntry *>realloc(h.e, cap * sizeof(HeapEntry))
+    if grown == NULL:
+        return False
+    h.e = grown
+    h.cap = cap
+    return True
+
+cdef inline void mark_dirty(State *st, uint32_t sym) noexcept nogil:
+    """The symbol's references or held orders changed: examine it when the command settles."""
+    cdef TriggerSet *ts = &st.triggers[sym]
+    if not ts.dirty:
+        ts.dirty = 1
+        st.dirty_list[st.dirty_count] = <int32_t>sym
+        st.dirty_count += 1
+
+cdef inline void book_changed(State *st, uint32_t sym) noexcept nogil:
+    """A price level appeared or went: the best bid or ask may have moved."""
+    if st.symbols[sym].trigger_source != TRIGGER_SOURCE_LAST:
+        mark_dirty(st, sym)
+
+cdef int64_t trigger_reference(State *st, uint32_t sym, uint8_t side) noexcept nogil:
+    """The price a held order of this side compares its trigger with; 0 when absent."""
+    cdef SymbolRef *s = &st.symbols[sym]
+    cdef BookSide *bids
+    cdef BookSide *asks
+    cdef BookSide *b
+    if s.trigger_source == TRIGGER_SOURCE_LAST:
+        return s.ref_price
+    bids = book_side(st, sym, SIDE_BUY)
+    asks = book_side(st, sym, SIDE_SELL)
+    if s.trigger_source == TRIGGER_SOURCE_BID_ASK:
+        b = asks if side == SIDE_BUY else bids
+        return b.levels[b.count - 1].price if b.count > 0 else 0
+    if bids.count == 0 or asks.count == 0:
+        return 0
+    return (bids.levels[bids.count - 1].price + asks.levels[asks.count - 1].price) // 2
+
+cdef bint held_add(State *st, int32_t slot) noexcept nogil:
+    """Hold the order for its trigger (`trigger_px` set); False if its heap cannot grow."""
     cdef Order *o = &st.orders[slot]
-    cdef uint32_t sym = o.symbol_id
-    if o.prev >= 0:
-        st.orders[o.prev].next = o.next
+    cdef int g = trigger_group(o)
+    cdef Heap *h = &st.triggers[o.symbol_id].groups[g]
+    cdef HeapEntry e
+    if not heap_reserve(h, h.count + 1):
+        st.alloc_failures += 1
+        return False
+    o.held = HELD_FOR_TRIGGER
+    e.key = group_key(g, o.trigger_px)
+    e.order_id = o.order_id
+    e.slot = slot
+    e._pad = 0
+    h.count += 1
+    heap_place(st, h, h.count - 1, e)
+    heap_sift_up(st, h, h.count - 1)
+    mark_dirty(st, o.symbol_id)
+    return True
+
+cdef void held_remove(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef Heap *h = &st.triggers[o.symbol_id].groups[trigger_group(o)]
+    cdef int32_t i = o.trigger_heap_pos
+    h.count -= 1
+    if i != h.count:
+        heap_place(st, h, i, h.e[h.count])
+        heap_fix(st, h, i)
+    o.held = HELD_NO
+
+cdef void held_rekey(State *st, int32_t slot) noexcept nogil:
+    """A held order's trigger_px changed (a replace with a new stop price)."""
+    cdef Order *o = &st.orders[slot]
+    cdef int g = trigger_group(o)
+    cdef Heap *h = &st.triggers[o.symbol_id].groups[g]
+    h.e[o.trigger_heap_pos].key = group_key(g, o.trigger_px)
+    heap_fix(st, h, o.trigger_heap_pos)
+    mark_dirty(st, o.symbol_id)
+
+cdef void move_trailing(State *st, Heap *h, bint sell, int64_t ref) noexcept nogil:
+    """Move every trailing stop of the group towards `ref`.  A move only lowers a key, so an
+    entry sifts up past entries already visited: one pass in array order sees each once."""
+    cdef int32_t i
+    cdef Order *o
+    cdef int64_t offset, moved
+    for i in range(h.count):
+        o = &st.orders[h.e[i].slot]
+        offset = o.trail_amount if o.trail_amount else ref * o.trail_bps // 10000
+        if sell:
+            moved = ref - offset
+            if moved <= o.trigger_px:
+                continue
+            h.e[i].key = -moved
+        else:
+            moved = ref + offset
+            if moved >= o.trigger_px:
+                continue
+            h.e[i].key = moved
+        o.trigger_px = moved
+        heap_sift_up(st, h, i)
+
+cdef int32_t examine(State *st, uint32_t sym) noexcept nogil:
+    """Move the symbol's trailing stops, then return the slot of its next order to trigger:
+    of its groups' tops that fire, the lowest order id (-1: none)."""
+    cdef TriggerSet *ts = &st.triggers[sym]
+    cdef int64_t buy_ref, sell_ref, ref
+    cdef int g
+    cdef Heap *h
+    cdef int32_t best = -1
+    cdef uint64_t best_id = 0
+    for g in range(N_GROUPS):
+        if ts.groups[g].count:
+            break
     else:
-        st.held_head[sym] = o.next
-    if o.next >= 0:
-        st.orders[o.next].prev = o.prev
-    else:
-        st.held_tail[sym] = o.prev
-    o.prev = -1
-    o.next = -1
-    o.held = 0
+        return -1
+    buy_ref = trigger_reference(st, sym, SIDE_BUY)
+    sell_ref = trigger_reference(st, sym, SIDE_SELL)
+    # moving at a reference on the near side of the mark would change nothing (the move is
+    # monotonic in the reference): skip the pass
+    if sell_ref > 0 and sell_ref > ts.sell_trail_mark:
+        move_trailing(st, &ts.groups[GROUP_SELL_TRAIL], True, sell_ref)
+        ts.sell_trail_mark = sell_ref
+    if buy_ref > 0 and buy_ref < ts.buy_trail_mark:
+        move_trailing(st, &ts.groups[GROUP_BUY_TRAIL], False, buy_ref)
+        ts.buy_trail_mark = buy_ref
+    for g in range(N_GROUPS):
+        h = &ts.groups[g]
+        ref = buy_ref if g < GROUP_SELL_STOP else sell_ref
+        if h.count == 0 or ref <= 0:
+            continue
+        if h.e[0].key <= (ref if fires_upward(g) else -ref):
+            if best < 0 or h.e[0].order_id < best_id:
+                best = h.e[0].slot
+                best_id = h.e[0].order_id
+    return best
 
 cdef inline void unlink_order(State *st, int32_t slot) noexcept nogil:
-    """Out of wherever a live order sits: the OMS's held set or the venue's book."""
-    if st.orders[slot].held:
-        held_unlink(st, slot)
+    """Out of wherever a live order sits: the OMS's held set, waiting, or the venue's book."""
+    cdef Order *o = &st.orders[slot]
+    if o.held == HELD_FOR_TRIGGER:
+        held_remove(st, slot)
+    elif o.held == HELD_FOR_PARENT:
+        o.held = HELD_NO
     else:
         book_remove(st, slot)
 
+# -- order expiry: a min-heap of (expire_ns, order id), lazily deleted ----------------------
+# Orders end in many ways; rather than find and remove their entries each time, a TIMER
+# skips entries whose order is no longer live.  Stale entries are purged when the array
+# would otherwise grow past twice the live ones.
+
+cdef inline bint expiry_before(ExpiryEntry *a, ExpiryEntry *b) noexcept nogil:
+    return a.expire_ns < b.expire_ns or (a.expire_ns == b.expire_ns and a.order_id < b.order_id)
+
+cdef void expiry_sift_down(ExpiryEntry *e, int64_t n, int64_t i) noexcept nogil:
+    cdef ExpiryEntry x = e[i]
+    cdef int64_t child
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and expiry_before(&e[child + 1], &e[child]):
+            child += 1
+        if not expiry_before(&e[child], &x):
+            break
+        e[i] = e[child]
+        i = child
+    e[i] = x
+
+cdef void expiry_compact(State *st) noexcept nogil:
+    cdef int64_t i, n = 0
+    cdef int32_t slot
+    cdef Order *o
+    for i in range(st.expiry_count):
+        slot = oid_get(st, st.expiry[i].order_id)
+        if slot >= 0:
+            o = &st.orders[slot]
+            if is_live(o.status) and o.expire_time_ns == st.expiry[i].expire_ns:
+                st.expiry[n] = st.expiry[i]
+                n += 1
+    st.expiry_count = n
+    i = n // 2 - 1
+    while i >= 0:
+        expiry_sift_down(st.expiry, n, i)
+        i -= 1
+
+cdef bint expiry_push(State *st, Order *o) noexcept nogil:
+    cdef int64_t cap, i, parent
+    cdef ExpiryEntry *grown
+    cdef ExpiryEntry x
+    if st.expiry_count >= st.expiry_cap and st.expiry_count >= 2 * st.expiry_live + 1024:
+        expiry_compact(st)
+    if st.expiry_count >= st.expiry_cap:
+        cap = st.expiry_cap * 2 if st.expiry_cap else 1024
+        grown = <ExpiryEntry *>realloc(st.expiry, cap * sizeof(ExpiryEntry))
+        if grown == NULL:
+            st.alloc_failures += 1
+            return False
+        st.expiry = grown
+        st.expiry_cap = cap
+    x.expire_ns = o.expire_time_ns
+    x.order_id = o.order_id
+    i = st.expiry_count
+    st.expiry_count += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not expiry_before(&x, &st.expiry[parent]):
+            break
+        st.expiry[i] = st.expiry[parent]
+        i = parent
+    st.expiry[i] = x
+    st.expiry_live += 1
+    return True
+
+cdef ExpiryEntry expiry_pop(State *st) noexcept nogil:
+    cdef ExpiryEntry top = st.expiry[0]
+    st.expiry_count -= 1
+    if st.expiry_count > 0:
+        st.expiry[0] = st.expiry[st.expiry_count]
+        expiry_sift_down(st.expiry, st.expiry_count, 0)
+    return top
+
+# -- contingent orders: actions queued during a command, carried out when it settles --------
+
+cdef void queue_action(State *st, uint64_t order_id, uint16_t code) noexcept nogil:
+    """code: the reject code of a cancel; 0 = activate."""
+    cdef int64_t cap
+    cdef ContingentAction *grown
+    if st.queue_count >= st.queue_cap:
+        cap = st.queue_cap * 2 if st.queue_cap else 64
+        grown = <ContingentAction *>realloc(st.queue, cap * sizeof(ContingentAction))
+        if grown == NULL:
+            st.alloc_failures += 1
+            return
+        st.queue = grown
+        st.queue_cap = cap
+    st.queue[st.queue_count].order_id = order_id
+    st.queue[st.queue_count].code = code
+    st.queue[st.queue_count]._pad0 = 0
+    st.queue[st.queue_count]._pad1 = 0
+    st.queue_count += 1
+
 cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) noexcept nogil:
+    cdef bint first = o.cum_qty == 0
     usage_add(st, o, -1)
     o.cum_qty += q
     o.leaves_qty -= q
@@ -804,6 +1095,10 @@ cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) no
     else:
         reserve(st, o)
     position_fill(st, o, q, px)
+    if first and o.oco_order_id:
+        queue_action(st, o.oco_order_id, REJECT_CODE_OCO_PEER_TRADED)
+    if o.leaves_qty == 0 and o.child_order_id:
+        queue_action(st, o.child_order_id, 0)
 
 cdef inline bint crosses(uint8_t side, int64_t level_price, bint has_limit,
                          int64_t limit) noexcept nogil:
@@ -849,6 +1144,7 @@ cdef void execute_trade(State *st, Command *c, int32_t slot, int32_t rslot, int6
     fill_order(st, o, q, px, c.time_ns)
     fill_order(st, r, q, px, c.time_ns)
     st.symbols[o.symbol_id].ref_price = px
+    mark_dirty(st, o.symbol_id)
     emit_trade(st, c, o, q, px)
     emit_trade(st, c, r, q, px)
     st.next_trade_id += 1
@@ -1053,50 +1349,109 @@ cdef void work_order(State *st, Command *c, int32_t slot, bint entry) noexcept n
             cancel_remainder(st, c, slot, 0)
         elif not book_rest(st, slot):
             cancel_remainder(st, c, slot, REJECT_CODE_BOOK_FULL)
-    if traded:
-        check_triggers(st, c, o.symbol_id)
 
-cdef bint trigger_hit(Order *o, int64_t ref) noexcept nogil:
-    cdef int64_t offset, moved
-    if o.ord_type == ORD_TYPE_TRAILING_STOP:
-        offset = o.trail_amount if o.trail_amount else ref * o.trail_bps // 10000
-        if o.side == SIDE_SELL:
-            moved = ref - offset
-            if moved > o.trigger_px:
-                o.trigger_px = moved
-        else:
-            moved = ref + offset
-            if moved < o.trigger_px:
-                o.trigger_px = moved
-    if o.ord_type == ORD_TYPE_MARKET_IF_TOUCHED or o.ord_type == ORD_TYPE_LIMIT_IF_TOUCHED:
-        return ref <= o.trigger_px if o.side == SIDE_BUY else ref >= o.trigger_px
-    return ref >= o.trigger_px if o.side == SIDE_BUY else ref <= o.trigger_px
-
-cdef void check_triggers(State *st, Command *c, uint32_t symbol_id) noexcept nogil:
-    """Trigger the symbol's held orders that the reference price has reached, in order id
-    order, starting over after each one (its trades move the reference) until none fires.
-    Working a triggered order does not recurse here: this loop re-scans instead."""
-    cdef int32_t slot, nxt
-    cdef Order *o
-    if st.in_trigger_check:
+cdef void start_order(State *st, Command *c, int32_t slot) noexcept nogil:
+    """An accepted (or just activated) order goes to work: a stop-family order is held for
+    its trigger, any other order is worked as on entry."""
+    cdef Order *o = &st.orders[slot]
+    cdef TriggerSet *ts
+    cdef int64_t ref
+    if not is_stop_family(o.ord_type):
+        work_order(st, c, slot, True)
         return
-    st.in_trigger_check = 1
-    slot = st.held_head[symbol_id]
-    while slot >= 0:
-        o = &st.orders[slot]
-        nxt = o.next
-        if trigger_hit(o, st.symbols[symbol_id].ref_price):
-            held_unlink(st, slot)
-            o.priority = st.next_priority
-            st.next_priority += 1
-            o.version += 1
-            o.updated_ns = c.time_ns
-            emit_exec(st, c, o, EXEC_TYPE_TRIGGERED, 0)
-            work_order(st, c, slot, True)
-            slot = st.held_head[symbol_id]
+    o.trigger_px = o.stop_price
+    if o.ord_type == ORD_TYPE_TRAILING_STOP:
+        ref = trigger_reference(st, o.symbol_id, o.side)
+        if ref <= 0:            # only on activation: a NEW is rejected before this
+            cancel_remainder(st, c, slot, REJECT_CODE_NO_REFERENCE_PRICE)
+            return
+        o.trigger_px = initial_trail(o, ref)
+        # it has been moved at `ref`: keep the marks' promise (see TriggerSet)
+        ts = &st.triggers[o.symbol_id]
+        if o.side == SIDE_SELL:
+            if ref < ts.sell_trail_mark:
+                ts.sell_trail_mark = ref
+        elif ref > ts.buy_trail_mark:
+            ts.buy_trail_mark = ref
+    if not held_add(st, slot):
+        cancel_remainder(st, c, slot, REJECT_CODE_ORDER_STORE_FULL)
+
+cdef void trigger_order(State *st, Command *c, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    held_remove(st, slot)
+    o.priority = st.next_priority
+    st.next_priority += 1
+    o.version += 1
+    o.updated_ns = c.time_ns
+    emit_exec(st, c, o, EXEC_TYPE_TRIGGERED, 0)
+    work_order(st, c, slot, True)
+
+cdef void activate(State *st, Command *c, int32_t slot) noexcept nogil:
+    """A waiting child goes live: its parent filled."""
+    cdef Order *o = &st.orders[slot]
+    o.held = HELD_NO
+    o.priority = st.next_priority
+    st.next_priority += 1
+    o.version += 1
+    o.updated_ns = c.time_ns
+    emit_exec(st, c, o, EXEC_TYPE_TRIGGERED, 0)
+    start_order(st, c, slot)
+
+cdef void carry_out(State *st, Command *c, uint64_t order_id, uint16_t code) noexcept nogil:
+    cdef int32_t slot = oid_get(st, order_id), peer
+    cdef Order *o
+    cdef Order *p
+    if slot < 0 or not is_live(st.orders[slot].status):
+        return
+    o = &st.orders[slot]
+    if code:
+        cancel_order(st, c, slot, code, False)
+        return
+    if o.held != HELD_FOR_PARENT:
+        return
+    activate(st, c, slot)
+    # a bracket's other leg goes live with it, unless this leg already traded or ended
+    # (then the cancel queued for the other leg takes it)
+    o = &st.orders[slot]
+    if o.oco_order_id and is_live(o.status) and o.cum_qty == 0:
+        peer = oid_get(st, o.oco_order_id)
+        if peer >= 0:
+            p = &st.orders[peer]
+            if (is_live(p.status) and p.held == HELD_FOR_PARENT
+                    and p.parent_order_id == o.parent_order_id):
+                activate(st, c, peer)
+
+cdef void settle(State *st, Command *c) noexcept nogil:
+    """The end of every command: contingent actions first, then one trigger at a time from
+    the lowest symbol id that fires, until nothing is left (docs/engine.md, Settling)."""
+    cdef int32_t i, slot, best_slot
+    cdef uint32_t sym, best_sym = 0
+    cdef ContingentAction act
+    while True:
+        if st.queue_head < st.queue_count:
+            act = st.queue[st.queue_head]       # a copy: carrying it out may grow the queue
+            st.queue_head += 1
+            carry_out(st, c, act.order_id, act.code)
             continue
-        slot = nxt
-    st.in_trigger_check = 0
+        st.queue_head = 0
+        st.queue_count = 0
+        best_slot = -1
+        i = 0
+        while i < st.dirty_count:
+            sym = <uint32_t>st.dirty_list[i]
+            slot = examine(st, sym)
+            if slot < 0:
+                st.triggers[sym].dirty = 0
+                st.dirty_count -= 1
+                st.dirty_list[i] = st.dirty_list[st.dirty_count]
+                continue
+            if best_slot < 0 or sym < best_sym:
+                best_sym = sym
+                best_slot = slot
+            i += 1
+        if best_slot < 0:
+            return
+        trigger_order(st, c, best_slot)
 
 
 # ============================================================================================
@@ -1114,6 +1469,8 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     cdef Event *ev
     cdef SymbolRef *s
     cdef int64_t px
+    cdef bint waits = False
+    cdef int32_t link_slot
     idem_expire(st, c.time_ns)
     # -- syntax --
     code = syntax_check(st, c)
@@ -1142,10 +1499,18 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     if clord_get(st, c.session_id, c.cl_ord_id) >= 0:
         reject_new(st, c, REJECT_CODE_DUPLICATE_CL_ORD_ID)
         return
+    # -- contingent links --
+    code = link_check(st, c, &waits)
+    if code:
+        reject_new(st, c, code)
+        return
     # -- semantic, business, risk --
     s = &st.symbols[c.symbol_id]
     code = semantic_check(s, c.ord_type, c.price, c.qty, c.stop_price, c.trail_amount,
                           c.display_qty, c.min_qty)
+    if (code == 0 and c.ord_type == ORD_TYPE_TRAILING_STOP
+            and trigger_reference(st, c.symbol_id, c.side) <= 0):
+        code = REJECT_CODE_NO_REFERENCE_PRICE
     if code == 0:
         code = business_check(st, &st.accounts[c.account_id], s, c.time_ns)
     if code == 0 and (c.exec_inst & EXEC_INST_POST_ONLY) and would_trade(st, c):
@@ -1193,6 +1558,8 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     o.trail_amount = c.trail_amount
     o.trail_bps = c.trail_bps
     o.exec_inst = c.exec_inst
+    o.parent_order_id = c.parent_order_id
+    o.oco_order_id = c.oco_order_id
     if c.tif == TIME_IN_FORCE_DAY:
         # a DAY order lives until its symbol's session closes on the day it was entered
         # (the session is open now, so the close is ahead: saturate rather than overflow)
@@ -1209,15 +1576,57 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     clord_put(st, slot)
     idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
     reserve(st, o)
+    if o.expire_time_ns > 0 and not expiry_push(st, o):
+        o.expire_time_ns = 0    # cannot grow: never happens short of memory exhaustion
+    # links: both linked orders are live (not evictable by this NEW's slot)
+    if c.oco_order_id:
+        link_slot = oid_get(st, c.oco_order_id)
+        st.orders[link_slot].oco_order_id = o.order_id
+    if waits:
+        o.held = HELD_FOR_PARENT
+        link_slot = oid_get(st, c.parent_order_id)
+        if st.orders[link_slot].child_order_id == 0:
+            st.orders[link_slot].child_order_id = o.order_id
     emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
-    if is_stop_family(o.ord_type):
-        o.trigger_px = o.stop_price
-        if o.ord_type == ORD_TYPE_TRAILING_STOP:
-            o.trigger_px = initial_trail(o, s.ref_price)
-        held_append(st, slot)
-        check_triggers(st, c, o.symbol_id)
-    else:
-        work_order(st, c, slot, True)
+    if not waits:
+        start_order(st, c, slot)
+
+cdef uint16_t link_check(State *st, Command *c, bint *waits) noexcept nogil:
+    """The NEW's parent (OTO) and OCO peer (docs/engine.md, Contingent orders); sets whether
+    the new order will wait for its parent."""
+    cdef int32_t slot
+    cdef Order *p
+    cdef Order *x
+    waits[0] = False
+    if c.parent_order_id:
+        slot = oid_get(st, c.parent_order_id)
+        if (slot < 0 or st.orders[slot].session_id != c.session_id
+                or st.orders[slot].account_id != c.account_id):
+            return REJECT_CODE_UNKNOWN_LINKED_ORDER
+        p = &st.orders[slot]
+        if is_terminal(p.status) and p.status != ORD_STATUS_FILLED:
+            return REJECT_CODE_LINKED_ORDER_DONE
+        if p.held == HELD_FOR_PARENT:
+            return REJECT_CODE_LINK_NOT_ALLOWED
+        waits[0] = not is_terminal(p.status)
+        if waits[0] and p.child_order_id != 0 and c.oco_order_id != p.child_order_id:
+            return REJECT_CODE_LINK_NOT_ALLOWED
+    if c.oco_order_id:
+        slot = oid_get(st, c.oco_order_id)
+        if (slot < 0 or st.orders[slot].session_id != c.session_id
+                or st.orders[slot].account_id != c.account_id):
+            return REJECT_CODE_UNKNOWN_LINKED_ORDER
+        x = &st.orders[slot]
+        if is_terminal(x.status) or x.cum_qty > 0:
+            return REJECT_CODE_LINKED_ORDER_DONE
+        if x.oco_order_id != 0:
+            return REJECT_CODE_LINK_NOT_ALLOWED
+        if x.held == HELD_FOR_PARENT:
+            if not waits[0] or x.parent_order_id != c.parent_order_id:
+                return REJECT_CODE_LINK_NOT_ALLOWED
+        elif waits[0]:
+            return REJECT_CODE_LINK_NOT_ALLOWED
+    return 0
 
 cdef int64_t initial_trail(Order *o, int64_t ref) noexcept nogil:
     cdef int64_t offset = o.trail_amount if o.trail_amount else ref * o.trail_bps // 10000
@@ -1351,6 +1760,8 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
     if new_stop:
         o.stop_price = c.stop_price
         o.trigger_px = c.stop_price
+        if o.held == HELD_FOR_TRIGGER:
+            held_rekey(st, slot)
     if lose_priority:
         o.priority = st.next_priority
         st.next_priority += 1
@@ -1361,9 +1772,7 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
     reserve(st, o)
     set_status(st, o, back_to)
     emit_exec(st, c, o, EXEC_TYPE_REPLACED, 0)
-    if o.held:
-        check_triggers(st, c, o.symbol_id)
-    elif moved:
+    if not o.held and moved:
         work_order(st, c, slot, False)
 
 cdef void on_status(State *st, Command *c) noexcept nogil:
@@ -1424,7 +1833,7 @@ cdef void on_market_data(State *st, Command *c) noexcept nogil:
         admin_report(st, c, 0, REJECT_CODE_INVALID_PRICE, 0)
     else:
         st.symbols[c.symbol_id].ref_price = c.price
-        check_triggers(st, c, c.symbol_id)
+        mark_dirty(st, c.symbol_id)
 
 cdef void expire_order(State *st, Command *c, int32_t slot) noexcept nogil:
     unlink_order(st, slot)
@@ -1445,25 +1854,23 @@ cdef bint ensure_scratch(State *st) noexcept nogil:
     return st.scratch != NULL
 
 cdef void on_timer(State *st, Command *c) noexcept nogil:
-    """Expire DAY and GTD orders that are due, then revalidate GTC orders of every symbol
-    whose session opened since the last timer.  A scan of the store: timers are rare (the
-    driver sends them on a clock), and a scan needs no structure to keep in step."""
+    """Expire DAY and GTD orders that are due (from the expiry heap, in (expire time, order
+    id) order), then revalidate GTC orders of every symbol whose session opened since the
+    last timer: a scan of the store, but only once per symbol per session."""
     cdef int64_t now = c.time_ns, i, n = 0, tod, open_ns, back, last = st.last_timer_ns
     cdef Order *o
     cdef uint32_t sym
     cdef uint16_t code
+    cdef ExpiryEntry due
+    cdef int32_t slot
+    while st.expiry_count > 0 and st.expiry[0].expire_ns <= now:
+        due = expiry_pop(st)
+        slot = oid_get(st, due.order_id)
+        if (slot >= 0 and is_live(st.orders[slot].status)
+                and st.orders[slot].expire_time_ns == due.expire_ns):
+            expire_order(st, c, slot)
     if not ensure_scratch(st):
         return
-    for i in range(st.high_water):
-        o = &st.orders[i]
-        if is_live(o.status) and o.expire_time_ns > 0 and o.expire_time_ns <= now:
-            st.scratch[3 * n] = <uint64_t>o.expire_time_ns
-            st.scratch[3 * n + 1] = o.order_id
-            st.scratch[3 * n + 2] = <uint64_t>i
-            n += 1
-    qsort(st.scratch, n, 3 * sizeof(uint64_t), cmp_expiry)
-    for i in range(n):
-        expire_order(st, c, <int32_t>st.scratch[3 * i + 2])
     # GTC revalidation at each session open instant in (last, now]
     for sym in range(st.max_symbols):
         if not st.symbols[sym].defined or now <= last:
@@ -1510,7 +1917,7 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
                 or c.stop_price < 0 or c.stop_price > OMS_MAX_PRICE
                 or c.expire_time_ns < 0 or c.expire_time_ns > 10000
                 or c.order_id >= c.orig_cl_ord_id or c.orig_cl_ord_id > 86400
-                or c.trail_bps > 10000 or c.flags > 1):
+                or c.trail_bps > 10000 or c.flags > 1 or c.exec_inst > 2):
             code = REJECT_CODE_INVALID_ADMIN
         else:
             s = &st.symbols[c.symbol_id]
@@ -1525,7 +1932,9 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
             s.market_protection_bps = c.trail_bps
             s.matching = <uint8_t>c.flags
             s.pro_rata_min_alloc = c.strategy_id if c.strategy_id > 0 else 1
+            s.trigger_source = c.exec_inst
             s.defined = 1
+            mark_dirty(st, c.symbol_id)
     elif op == ADMIN_OP_SET_ACCOUNT:
         if (c.account_id >= st.max_accounts or not in_limit(c.price) or not in_limit(c.qty)
                 or not in_limit(c.stop_price) or not in_limit(c.display_qty)
@@ -1586,6 +1995,8 @@ cdef void engine_apply(State *st, Command *c) noexcept nogil:
         on_admin(st, c)
     else:
         admin_report(st, c, 0, REJECT_CODE_UNKNOWN_COMMAND, 0)
+    if st.queue_count or st.dirty_count:
+        settle(st, c)
 
 
 cdef enum:
@@ -1657,22 +2068,22 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     st.idem_mask = n - 1
     st.idem_fifo = <IdemFifoEntry *>oms_huge_calloc(idem_capacity, sizeof(IdemFifoEntry))
     st.books = <BookSide *>oms_huge_calloc(max_symbols * 2, sizeof(BookSide))
-    st.held_head = <int32_t *>oms_huge_calloc(max_symbols, sizeof(int32_t))
-    st.held_tail = <int32_t *>oms_huge_calloc(max_symbols, sizeof(int32_t))
+    st.triggers = <TriggerSet *>calloc(max_symbols, sizeof(TriggerSet))
+    st.dirty_list = <int32_t *>calloc(max_symbols, sizeof(int32_t))
     st.next_priority = 1
     st.level_pool = <Level *>oms_huge_calloc(max_symbols * 2 * max_levels, sizeof(Level))
     if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
             or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
             or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL
-            or st.held_head == NULL or st.held_tail == NULL):
+            or st.triggers == NULL or st.dirty_list == NULL):
         state_free(st)
         return -1
     for i in range(max_symbols * 2):
         st.books[i].levels = &st.level_pool[i * max_levels]
         st.books[i].sign = 1 if i % 2 == 0 else -1
     for i in range(max_symbols):
-        st.held_head[i] = -1
-        st.held_tail[i] = -1
+        st.triggers[i].sell_trail_mark = INT64_MAX_VALUE    # no trailing stop to move yet
+        st.triggers[i].buy_trail_mark = 0
     return 0
 
 cdef int state_populate(State *st) noexcept nogil:
@@ -1720,7 +2131,7 @@ cdef struct SnapshotHeader:
     int64_t last_timer_ns
 
 cdef enum:
-    SNAPSHOT_VERSION = 2
+    SNAPSHOT_VERSION = 3       # 3: trigger heaps and the expiry heap (issue 3)
 
 cdef inline bint position_used(Position *p) noexcept nogil:
     return (p.net_qty != 0 or p.avg_px != 0 or p.realized_pnl != 0 or p.open_buy_qty != 0
@@ -1728,17 +2139,23 @@ cdef inline bint position_used(Position *p) noexcept nogil:
             or p.sold_qty != 0)
 
 cdef int64_t snapshot_size(State *st) noexcept nogil:
-    cdef int64_t i, n_pos = 0, n_lv = 0
+    cdef int64_t i, n_pos = 0, n_lv = 0, n_held = 0
+    cdef int g
     for i in range(st.max_accounts * st.max_symbols):
         if position_used(&st.positions[i]):
             n_pos += 1
     for i in range(st.max_symbols * 2):
         n_lv += st.books[i].count
+    for i in range(st.max_symbols):
+        for g in range(N_GROUPS):
+            n_held += st.triggers[i].groups[g].count
     return (sizeof(SnapshotHeader) + st.max_symbols * sizeof(SymbolRef)
             + st.max_accounts * sizeof(Account) + n_pos * (8 + sizeof(Position))
             + st.high_water * sizeof(Order)
             + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
-            + st.max_symbols * 2 * 4 + n_lv * sizeof(Level) + st.max_symbols * 8)
+            + st.max_symbols * 2 * 4 + n_lv * sizeof(Level)
+            + st.max_symbols * (16 + N_GROUPS * 4) + n_held * sizeof(HeapEntry)
+            + 24 + st.expiry_count * sizeof(ExpiryEntry))
 
 cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     """Serialise the state into `out` (snapshot_size bytes); returns the bytes written."""
@@ -1746,6 +2163,8 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     cdef char *p = out + sizeof(SnapshotHeader)
     cdef int64_t i, n_pos = 0, n_lv = 0
     cdef uint64_t ins
+    cdef TriggerSet *ts
+    cdef int g
     memset(h, 0, sizeof(SnapshotHeader))
     memcpy(h.magic, b"OMSSNAP1", 8)
     h.version = SNAPSHOT_VERSION
@@ -1792,10 +2211,24 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
         p += st.books[i].count * sizeof(Level)
         n_lv += st.books[i].count
     h.n_levels = n_lv
-    memcpy(p, st.held_head, st.max_symbols * 4)
-    p += st.max_symbols * 4
-    memcpy(p, st.held_tail, st.max_symbols * 4)
-    p += st.max_symbols * 4
+    # the heaps verbatim: restored orders keep their heap positions
+    for i in range(st.max_symbols):
+        ts = &st.triggers[i]
+        memcpy(p, &ts.sell_trail_mark, 8)
+        memcpy(p + 8, &ts.buy_trail_mark, 8)
+        p += 16
+        for g in range(N_GROUPS):
+            memcpy(p, &ts.groups[g].count, 4)
+            p += 4
+            memcpy(p, ts.groups[g].e, ts.groups[g].count * sizeof(HeapEntry))
+            p += ts.groups[g].count * sizeof(HeapEntry)
+    # the capacity too: it decides when stale entries are purged, so the heap's layout
+    memcpy(p, &st.expiry_count, 8)
+    memcpy(p + 8, &st.expiry_live, 8)
+    memcpy(p + 16, &st.expiry_cap, 8)
+    p += 24
+    memcpy(p, st.expiry, st.expiry_count * sizeof(ExpiryEntry))
+    p += st.expiry_count * sizeof(ExpiryEntry)
     return p - out
 
 cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil:
@@ -1809,6 +2242,8 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
     cdef int32_t cnt
     cdef IdemFifoEntry *f
     cdef uint64_t h64, j
+    cdef TriggerSet *ts
+    cdef int g
     if size < <int64_t>sizeof(SnapshotHeader) or memcmp(h.magic, b"OMSSNAP1", 8) != 0:
         return -1
     if h.version != SNAPSHOT_VERSION:
@@ -1883,15 +2318,49 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
         st.books[i].count = cnt
         memcpy(st.books[i].levels, p, cnt * sizeof(Level))
         p += cnt * sizeof(Level)
-    if p + st.max_symbols * 8 > end:
+    for i in range(st.max_symbols):
+        ts = &st.triggers[i]
+        if p + 16 > end:
+            return -1
+        memcpy(&ts.sell_trail_mark, p, 8)
+        memcpy(&ts.buy_trail_mark, p + 8, 8)
+        p += 16
+        for g in range(N_GROUPS):
+            if p + 4 > end:
+                return -1
+            memcpy(&cnt, p, 4)
+            p += 4
+            if (cnt < 0 or cnt > st.max_orders or p + cnt * <int64_t>sizeof(HeapEntry) > end
+                    or not heap_reserve(&ts.groups[g], cnt)):
+                return -1
+            ts.groups[g].count = cnt
+            memcpy(ts.groups[g].e, p, cnt * sizeof(HeapEntry))
+            p += cnt * sizeof(HeapEntry)
+    if p + 24 > end:
         return -1
-    memcpy(st.held_head, p, st.max_symbols * 4)
-    p += st.max_symbols * 4
-    memcpy(st.held_tail, p, st.max_symbols * 4)
+    memcpy(&n, p, 8)
+    memcpy(&idx, p + 16, 8)         # the capacity
+    if (n < 0 or idx < n or idx > 8 * st.max_orders + 8192
+            or p + 24 + n * <int64_t>sizeof(ExpiryEntry) > end):
+        return -1
+    free(st.expiry)
+    st.expiry = NULL
+    st.expiry_cap = 0
+    st.expiry_count = 0
+    if idx > 0:
+        st.expiry = <ExpiryEntry *>malloc(idx * sizeof(ExpiryEntry))
+        if st.expiry == NULL:
+            return -1
+    st.expiry_cap = idx
+    st.expiry_count = n
+    memcpy(&st.expiry_live, p + 8, 8)
+    memcpy(st.expiry, p + 24, n * sizeof(ExpiryEntry))
     return 0
 
 
 cdef void state_free(State *st) noexcept nogil:
+    cdef int64_t i
+    cdef int g
     oms_huge_free(st.symbols)
     oms_huge_free(st.accounts)
     oms_huge_free(st.positions)
@@ -1902,8 +2371,14 @@ cdef void state_free(State *st) noexcept nogil:
     oms_huge_free(st.idem_fifo)
     oms_huge_free(st.books)
     oms_huge_free(st.level_pool)
-    oms_huge_free(st.held_head)
-    oms_huge_free(st.held_tail)
+    if st.triggers != NULL:
+        for i in range(st.max_symbols):
+            for g in range(N_GROUPS):
+                free(st.triggers[i].groups[g].e)
+    free(st.triggers)
+    free(st.dirty_list)
+    free(st.expiry)
+    free(st.queue)
     free(st.scratch)
     free(st.sink.buf)
     memset(st, 0, sizeof(State))
@@ -1998,6 +2473,7 @@ cdef class Core:
             s.halted = sym.halted
             s.market_protection_bps = sym.market_protection_bps
             s.matching = py_layout.Matching[sym.matching.upper()]
+            s.trigger_source = py_layout.TriggerSource[sym.trigger_source.upper()]
             s.pro_rata_min_alloc = sym.pro_rata_min_alloc
             s.defined = 1
         for acc in config.accounts:

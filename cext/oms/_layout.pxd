@@ -117,6 +117,16 @@ cdef enum Matching:
     MATCHING_PRICE_TIME = 0
     MATCHING_PRO_RATA = 1
 
+cdef enum TriggerSource:
+    TRIGGER_SOURCE_LAST = 0
+    TRIGGER_SOURCE_BID_ASK = 1
+    TRIGGER_SOURCE_MID = 2
+
+cdef enum Held:
+    HELD_NO = 0
+    HELD_FOR_TRIGGER = 1
+    HELD_FOR_PARENT = 2
+
 cdef enum RejectCode:
     REJECT_CODE_NONE = 0
     REJECT_CODE_MISSING_CL_ORD_ID = 100
@@ -139,6 +149,7 @@ cdef enum RejectCode:
     REJECT_CODE_DUPLICATE_REQUEST = 201
     REJECT_CODE_UNKNOWN_ORDER = 202
     REJECT_CODE_STALE_VERSION = 203
+    REJECT_CODE_UNKNOWN_LINKED_ORDER = 204
     REJECT_CODE_PRICE_NOT_ON_TICK = 300
     REJECT_CODE_QTY_NOT_ON_LOT = 301
     REJECT_CODE_QTY_BELOW_MIN = 302
@@ -151,6 +162,8 @@ cdef enum RejectCode:
     REJECT_CODE_ACCOUNT_DISABLED = 403
     REJECT_CODE_POST_ONLY_WOULD_TRADE = 404
     REJECT_CODE_SELF_TRADE_PREVENTED = 405
+    REJECT_CODE_OCO_PEER_TRADED = 406
+    REJECT_CODE_LINKED_ORDER_ENDED = 407
     REJECT_CODE_RISK_MAX_ORDER_QTY = 500
     REJECT_CODE_RISK_MAX_ORDER_NOTIONAL = 501
     REJECT_CODE_RISK_CREDIT_LIMIT = 502
@@ -161,6 +174,8 @@ cdef enum RejectCode:
     REJECT_CODE_ORDER_ALREADY_CLOSED = 601
     REJECT_CODE_REPLACE_QTY_BELOW_CUM = 603
     REJECT_CODE_REPLACE_CHANGES_NOTHING = 604
+    REJECT_CODE_LINKED_ORDER_DONE = 605
+    REJECT_CODE_LINK_NOT_ALLOWED = 606
     REJECT_CODE_ORDER_STORE_FULL = 700
     REJECT_CODE_IDEMPOTENCY_TABLE_FULL = 701
     REJECT_CODE_BOOK_FULL = 702
@@ -195,7 +210,10 @@ cdef struct Command:
     int64_t trail_amount
     uint32_t trail_bps
     uint8_t exec_inst
-    uint8_t _reserved[43]
+    uint8_t _pad1[3]
+    uint64_t parent_order_id
+    uint64_t oco_order_id
+    uint8_t _reserved[24]
 
 cdef struct Event:
     int64_t seq
@@ -263,7 +281,12 @@ cdef struct Order:
     uint32_t trail_bps
     uint8_t exec_inst
     uint8_t held
-    uint8_t _reserved[58]
+    uint8_t _pad0[2]
+    uint64_t parent_order_id
+    uint64_t oco_order_id
+    uint64_t child_order_id
+    int32_t trigger_heap_pos
+    uint8_t _reserved[28]
 
 cdef struct SymbolRef:
     int64_t tick_size
@@ -280,7 +303,8 @@ cdef struct SymbolRef:
     int64_t market_protection_bps
     int64_t pro_rata_min_alloc
     uint8_t matching
-    uint8_t _reserved[39]
+    uint8_t trigger_source
+    uint8_t _reserved[38]
 
 cdef struct Account:
     int64_t credit_limit

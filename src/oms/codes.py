@@ -38,6 +38,7 @@ class RejectCode(enum.IntEnum):
     DUPLICATE_REQUEST = 201          # idempotency key seen: not an error, the original's status
     UNKNOWN_ORDER = 202
     STALE_VERSION = 203
+    UNKNOWN_LINKED_ORDER = 204
     # -- semantic: reference data (3xx) --
     PRICE_NOT_ON_TICK = 300
     QTY_NOT_ON_LOT = 301
@@ -52,6 +53,8 @@ class RejectCode(enum.IntEnum):
     ACCOUNT_DISABLED = 403
     POST_ONLY_WOULD_TRADE = 404
     SELF_TRADE_PREVENTED = 405
+    OCO_PEER_TRADED = 406
+    LINKED_ORDER_ENDED = 407
     # -- pre-trade risk (5xx) --
     RISK_MAX_ORDER_QTY = 500
     RISK_MAX_ORDER_NOTIONAL = 501
@@ -67,6 +70,8 @@ class RejectCode(enum.IntEnum):
     # with the external venue adapter, whose answers arrive later as VENUE_EXEC commands
     REPLACE_QTY_BELOW_CUM = 603
     REPLACE_CHANGES_NOTHING = 604
+    LINKED_ORDER_DONE = 605
+    LINK_NOT_ALLOWED = 606
     # -- capacity: a preallocated structure is full (7xx) --
     ORDER_STORE_FULL = 700
     IDEMPOTENCY_TABLE_FULL = 701
@@ -120,6 +125,8 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
         "idempotency key already seen: this is the original order's status", 6, _OTHER),
     _C.UNKNOWN_ORDER: CodeInfo("no such order for this session", 5, 1),
     _C.STALE_VERSION: CodeInfo("order has moved on: expected version does not match", 8, 5),
+    _C.UNKNOWN_LINKED_ORDER: CodeInfo(
+        "parent or OCO order is unknown, or not of this session and account", 0, _OTHER),
     _C.PRICE_NOT_ON_TICK: CodeInfo("price is not a multiple of the symbol's tick size", 18, _OTHER),
     _C.QTY_NOT_ON_LOT: CodeInfo("quantity is not a multiple of the symbol's lot size", 13, _OTHER),
     _C.QTY_BELOW_MIN: CodeInfo("quantity is below the symbol's minimum", 13, _OTHER),
@@ -135,6 +142,10 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.POST_ONLY_WOULD_TRADE: CodeInfo("post-only order would trade on entry", 11, _OTHER),
     _C.SELF_TRADE_PREVENTED: CodeInfo(
         "self-trade prevented: the order would have traded with its own account", 0, _OTHER),
+    _C.OCO_PEER_TRADED: CodeInfo(
+        "cancelled: the other order of its OCO pair traded", 0, _OTHER),
+    _C.LINKED_ORDER_ENDED: CodeInfo(
+        "cancelled: its parent or OCO peer ended without filling", 0, _OTHER),
     _C.RISK_MAX_ORDER_QTY: CodeInfo("order quantity exceeds the account's maximum", 3, _OTHER),
     _C.RISK_MAX_ORDER_NOTIONAL: CodeInfo("order notional exceeds the account's maximum", 3, _OTHER),
     _C.RISK_CREDIT_LIMIT: CodeInfo(
@@ -151,6 +162,11 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
         "new quantity must exceed the quantity already filled", _OTHER, _OTHER),
     _C.REPLACE_CHANGES_NOTHING: CodeInfo(
         "replace changes neither price nor quantity", _OTHER, _OTHER),
+    _C.LINKED_ORDER_DONE: CodeInfo(
+        "parent ended without filling, or the OCO peer has already traded or ended", 0, _OTHER),
+    _C.LINK_NOT_ALLOWED: CodeInfo(
+        "link not allowed: the order already has a child or peer, the legs wait for different "
+        "parents, or the parent itself waits", 0, _OTHER),
     _C.ORDER_STORE_FULL: CodeInfo("order store is at capacity", 0, _OTHER),
     _C.IDEMPOTENCY_TABLE_FULL: CodeInfo("idempotency key table is at capacity", 0, _OTHER),
     _C.BOOK_FULL: CodeInfo("venue book has no free price level on this side", 0, _OTHER),

@@ -35,6 +35,10 @@ class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     market_protection_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
     matching: Literal["price_time", "pro_rata"] = "price_time"
     pro_rata_min_alloc: Positive = 1
+    # the reference a held (stop-family) order compares its trigger with: the last trade,
+    # the best price of the opposite side (bid_ask: a BUY reads the ask, a SELL the bid), or
+    # the mid of the two (docs/engine.md, Triggers)
+    trigger_source: Literal["last", "bid_ask", "mid"] = "last"
 
 
 class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

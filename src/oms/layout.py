@@ -120,6 +120,19 @@ class Matching(enum.IntEnum):
     PRO_RATA = 1
 
 
+class TriggerSource(enum.IntEnum):
+    LAST = 0
+    BID_ASK = 1
+    MID = 2
+
+
+class Held(enum.IntEnum):
+    """Order.held: where a live order is that is not in the venue's book."""
+    NO = 0
+    FOR_TRIGGER = 1
+    FOR_PARENT = 2
+
+
 class CxlRejResponseTo(enum.IntEnum):
     CANCEL = 1
     REPLACE = 2
@@ -184,6 +197,8 @@ COMMAND_FIELDS = [
     ("trail_amount", "int64_t"),     # trailing stop offset in price units
     ("trail_bps", "uint32_t"),       # ... or in basis points of the reference price
     ("exec_inst", "uint8_t"),        # ExecInst bits
+    ("parent_order_id", "uint64_t"),  # OTO: wait for this order to fill (0 = none)
+    ("oco_order_id", "uint64_t"),    # OCO: the peer order (0 = none)
 ]
 
 EVENT_FIELDS = [
@@ -250,7 +265,11 @@ ORDER_FIELDS = [
     ("trail_amount", "int64_t"),
     ("trail_bps", "uint32_t"),
     ("exec_inst", "uint8_t"),
-    ("held", "uint8_t"),             # 1 while the OMS holds it (untriggered stop family)
+    ("held", "uint8_t"),             # 1: untriggered stop family; 2: waits for its parent
+    ("parent_order_id", "uint64_t"),  # contingent links (docs/engine.md, Contingent orders)
+    ("oco_order_id", "uint64_t"),
+    ("child_order_id", "uint64_t"),
+    ("trigger_heap_pos", "int32_t"),  # engine-internal: index in its trigger group's heap
 ]
 
 SYMBOL_FIELDS = [                    # reference data, one row per symbol id
@@ -267,6 +286,7 @@ SYMBOL_FIELDS = [                    # reference data, one row per symbol id
     ("market_protection_bps", "int64_t"),  # market-like orders trade within ref +/- this
     ("pro_rata_min_alloc", "int64_t"),
     ("matching", "uint8_t"),         # Matching
+    ("trigger_source", "uint8_t"),   # TriggerSource: the reference held orders compare with
 ]
 
 ACCOUNT_FIELDS = [                   # risk limits and usage, one row per account id
@@ -304,7 +324,7 @@ STRUCTS = {
 }
 
 ENUMS = [CommandType, Side, OrdType, TimeInForce, ExecInst, OrdStatus, EventType, ExecType,
-         CxlRejResponseTo, AdminOp, MassCancelScope, StpMode, Matching]
+         CxlRejResponseTo, AdminOp, MassCancelScope, StpMode, Matching, TriggerSource, Held]
 
 
 _C_SIZES = {"int64_t": 8, "uint64_t": 8, "int32_t": 4, "uint32_t": 4, "uint16_t": 2,
