@@ -8,8 +8,13 @@ Both flows go through `Core.process` (the business logic alone, no threads) in b
 4,096, on one symbol per 16 with a book kept near 100.00.  The "every type" flow draws each
 NEW's type from market, limit, stop, stop-limit, MIT, LIT, trailing stop (amount and bps),
 iceberg and minimum-quantity limits, with DAY, GTC, IOC, FOK and GTD, plus post-only;
-cancels and replaces of recent orders, market data that moves the reference (and triggers
-stops), and a TIMER every 1,000 commands (expiry of GTD orders).  The run checks it did the
+contingent orders (OTO children, OCO pairs and brackets linked to live orders); cancels and
+replaces of recent orders, market data that moves the reference (and triggers stops), and a
+TIMER every 1,000 commands (expiry of GTD orders).  Symbols take their trigger reference in
+turn from the last trade, the bid/ask and the mid, in both flows.  The links name order ids,
+which only the engine assigns: the flow is built by running it once through a Core, untimed,
+and filling in the ids of live orders as it goes (the engine is deterministic, so the timed
+runs see the same ids).  The run checks it did the
 work: every command consumed, no illegal state transition, and it prints how many commands
 were rejected and how many trades and triggers happened.
 """
@@ -24,9 +29,11 @@ import time
 import numpy as np
 
 from oms import Core, EngineConfig, SymbolConfig, AccountConfig
+from oms.codes import RejectCode
 from oms.layout import (COMMAND_DTYPE, CommandType as K, ExecInst, ExecType, OrdType as T,
                         Side, TimeInForce as F)
 
+OCO_PEER_TRADED, LINKED_ORDER_ENDED = RejectCode.OCO_PEER_TRADED, RejectCode.LINKED_ORDER_ENDED
 SYMBOLS = 16
 PX = 1_000_000                     # 100.00
 TICK = 100                         # 0.01
@@ -37,7 +44,9 @@ def config() -> EngineConfig:
     return EngineConfig(
         max_orders=1 << 20, idem_capacity=1 << 20, prefault=True,
         symbols=[SymbolConfig(i, f"S{i}", tick_size=TICK, ref_price=PX, collar_bps=2000,
-                              market_protection_bps=500) for i in range(SYMBOLS)],
+                              market_protection_bps=500,
+                              trigger_source=("last", "bid_ask", "mid")[i % 3])
+                 for i in range(SYMBOLS)],
         accounts=[AccountConfig(i, f"A{i}") for i in range(8)])
 
 
@@ -46,6 +55,7 @@ def flow(n: int, every_type: bool, seed: int) -> np.ndarray:
     c = np.zeros(n, COMMAND_DTYPE)
     i = np.arange(n)
     c["time_ns"] = T0 + i * 1000
+    c["session_id"] = 0
     c["cl_ord_id"] = i + 1
     c["symbol_id"] = rng.integers(0, SYMBOLS, n)
     c["account_id"] = rng.integers(0, 8, n)
@@ -96,17 +106,104 @@ def flow(n: int, every_type: bool, seed: int) -> np.ndarray:
         c["price"] = np.where(md, PX + rng.integers(-30, 30, n) * TICK, c["price"])
         timer = (i % 1000) == 999
         c["kind"] = np.where(timer, K.TIMER, c["kind"])
+        link_contingent(c, rng)
     return c
+
+
+def link_contingent(c: np.ndarray, rng) -> None:
+    """Turn about 8% of the NEWs into contingent orders linked to live orders: OTO children
+    (a limit on the other side), OCO peers and brackets (a take-profit limit child, then a
+    stop-loss stop child OCO'd with it).  Runs the flow through a Core to learn order ids."""
+    n = len(c)
+    new = np.flatnonzero(c["kind"] == K.NEW)
+    pick = rng.random(len(new))
+    kind = np.zeros(n, np.int8)              # 1 OTO child, 2 OCO peer, 3 bracket TP, 4 bracket SL
+    kind[new[pick < 0.03]] = 1
+    kind[new[(pick >= 0.03) & (pick < 0.05)]] = 2
+    tp = new[(pick >= 0.05) & (pick < 0.08)]
+    tp = tp[tp + 1 < n]
+    kind[tp] = 3
+    kind[tp + 1] = 4
+    c["kind"][tp + 1] = K.NEW
+    core = Core(config())
+    live: dict[int, tuple[int, int, int, int]] = {}   # order id -> (account, symbol, side, cum)
+    recent: list[int] = []
+    last_tp = 0
+    start = 0
+
+    def run_until(stop: int) -> None:
+        nonlocal start, last_tp
+        if stop <= start:
+            return
+        ev = core.process(c[start:stop].copy())
+        for e in ev[ev["kind"] == 1]:
+            oid = int(e["order_id"])
+            if e["exec_type"] == ExecType.NEW:
+                live[oid] = (int(e["account_id"]), int(e["symbol_id"]), int(e["side"]), 0)
+                recent.append(oid)
+                if kind[int(e["cmd_seq"]) - 1] == 3:      # commands are numbered from 1
+                    last_tp = oid
+            elif e["status"] in (6, 7, 9) and oid in live:
+                del live[oid]
+            elif oid in live and e["cum_qty"] > 0:
+                a, s_, sd, _ = live[oid]
+                live[oid] = (a, s_, sd, int(e["cum_qty"]))
+        del recent[:-400]
+        start = stop
+
+    parent = 0
+    for i in np.flatnonzero(kind):
+        k = kind[i]
+        if k == 4:
+            run_until(i)                       # the take-profit's id is needed now
+        candidates = [o for o in recent[-200:] if o in live]
+        if not candidates:
+            continue
+        if k in (1, 3):
+            parent = candidates[int(rng.integers(0, len(candidates)))]
+            target = parent
+        elif k == 2:
+            unfilled = [o for o in candidates if live[o][3] == 0]
+            if not unfilled:
+                continue
+            target = unfilled[int(rng.integers(0, len(unfilled)))]
+        else:
+            target = parent
+        account, symbol, side, _ = live[target] if target in live else (0, 0, 1, 0)
+        row = c[i]
+        row["account_id"] = account
+        row["symbol_id"] = symbol
+        other = Side.SELL if side == Side.BUY else Side.BUY
+        if k == 2:
+            row["oco_order_id"] = target
+        else:
+            row["parent_order_id"] = target
+            row["side"] = other
+            row["tif"] = F.GTC
+            row["expire_time_ns"] = 0
+            row["display_qty"] = row["min_qty"] = row["exec_inst"] = 0
+            row["trail_amount"] = row["trail_bps"] = 0
+            if k == 4:
+                row["oco_order_id"] = last_tp
+                row["ord_type"] = T.STOP
+                row["price"] = 0
+                row["stop_price"] = PX + (-1 if other == Side.SELL else 1) * 15 * TICK
+            else:
+                row["ord_type"] = T.LIMIT
+                row["stop_price"] = 0
+                row["price"] = PX + (1 if other == Side.SELL else -1) * 10 * TICK
 
 
 def run(commands: np.ndarray) -> tuple[float, dict]:
     core = Core(config())
     events = 0
-    trades = triggers = rejects = 0
+    trades = triggers = rejects = contingent = 0
     t = time.perf_counter()
     for k in range(0, len(commands), 4096):
         ev = core.process(commands[k:k + 4096].copy(), copy=False)
         events += len(ev)
+        contingent += int(np.count_nonzero((ev["reject_code"] == OCO_PEER_TRADED)
+                                           | (ev["reject_code"] == LINKED_ORDER_ENDED)))
         trades += int(np.count_nonzero(ev["exec_type"] == ExecType.TRADE))
         triggers += int(np.count_nonzero(ev["exec_type"] == ExecType.TRIGGERED))
         rejects += int(np.count_nonzero(ev["reject_code"] != 0))
@@ -116,6 +213,7 @@ def run(commands: np.ndarray) -> tuple[float, dict]:
         raise SystemExit(f"benchmark did not do the work: {counters}, "
                          f"illegal transitions {core.illegal_transitions}")
     return len(commands) / dt, dict(events=events, trades=trades // 2, triggers=triggers,
+                                    contingent_cancels=contingent,
                                     events_with_a_reason=rejects)
 
 

@@ -879,6 +879,18 @@ cdef int64_t trigger_reference(State *st, uint32_t sym, uint8_t side) noexcept n
         return 0
     return (bids.levels[bids.count - 1].price + asks.levels[asks.count - 1].price) // 2
 
+cdef bint held_make_room(State *st, Command *c) noexcept nogil:
+    """Room in the heap a NEW stop-family order will join."""
+    cdef Order probe
+    cdef Heap *h
+    probe.side = c.side
+    probe.ord_type = c.ord_type
+    h = &st.triggers[c.symbol_id].groups[trigger_group(&probe)]
+    if heap_reserve(h, h.count + 1):
+        return True
+    st.alloc_failures += 1
+    return False
+
 cdef bint held_add(State *st, int32_t slot) noexcept nogil:
     """Hold the order for its trigger (`trigger_px` set); False if its heap cannot grow."""
     cdef Order *o = &st.orders[slot]
@@ -1025,10 +1037,11 @@ cdef void expiry_compact(State *st) noexcept nogil:
         expiry_sift_down(st.expiry, n, i)
         i -= 1
 
-cdef bint expiry_push(State *st, Order *o) noexcept nogil:
-    cdef int64_t cap, i, parent
+cdef bint expiry_make_room(State *st) noexcept nogil:
+    """Room for one more entry: purge stale entries or grow.  Checked before a NEW is
+    accepted (a failure rejects it with ORDER_STORE_FULL), so the push cannot fail."""
+    cdef int64_t cap
     cdef ExpiryEntry *grown
-    cdef ExpiryEntry x
     if st.expiry_count >= st.expiry_cap and st.expiry_count >= 2 * st.expiry_live + 1024:
         expiry_compact(st)
     if st.expiry_count >= st.expiry_cap:
@@ -1039,6 +1052,11 @@ cdef bint expiry_push(State *st, Order *o) noexcept nogil:
             return False
         st.expiry = grown
         st.expiry_cap = cap
+    return True
+
+cdef void expiry_push(State *st, Order *o) noexcept nogil:
+    cdef int64_t i, parent
+    cdef ExpiryEntry x
     x.expire_ns = o.expire_time_ns
     x.order_id = o.order_id
     i = st.expiry_count
@@ -1051,7 +1069,6 @@ cdef bint expiry_push(State *st, Order *o) noexcept nogil:
         i = parent
     st.expiry[i] = x
     st.expiry_live += 1
-    return True
 
 cdef ExpiryEntry expiry_pop(State *st) noexcept nogil:
     cdef ExpiryEntry top = st.expiry[0]
@@ -1521,6 +1538,12 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     # -- capacity --
     if code == 0 and not slot_available(st):
         code = REJECT_CODE_ORDER_STORE_FULL
+    # room for its expiry entry (DAY and GTD), and for a stop that will be held at once
+    if code == 0 and ((c.tif == TIME_IN_FORCE_DAY or c.tif == TIME_IN_FORCE_GTD)
+                      and not expiry_make_room(st)):
+        code = REJECT_CODE_ORDER_STORE_FULL
+    if code == 0 and is_stop_family(c.ord_type) and not waits and not held_make_room(st, c):
+        code = REJECT_CODE_ORDER_STORE_FULL
     if code == 0 and idem_full(st):
         code = REJECT_CODE_IDEMPOTENCY_TABLE_FULL
     if code:
@@ -1576,8 +1599,8 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     clord_put(st, slot)
     idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
     reserve(st, o)
-    if o.expire_time_ns > 0 and not expiry_push(st, o):
-        o.expire_time_ns = 0    # cannot grow: never happens short of memory exhaustion
+    if o.expire_time_ns > 0:
+        expiry_push(st, o)
     # links: both linked orders are live (not evictable by this NEW's slot)
     if c.oco_order_id:
         link_slot = oid_get(st, c.oco_order_id)
@@ -2656,6 +2679,12 @@ cdef class Core:
     def illegal_transitions(self):
         """State-machine refusals; non-zero means an engine bug (tests assert it stays 0)."""
         return self.st.illegal_transitions
+
+    @property
+    def alloc_failures(self):
+        """Times a growable structure (trigger heap, expiry heap, contingent queue) could not
+        grow; each cancelled the order concerned.  Non-zero only under memory exhaustion."""
+        return self.st.alloc_failures
 
     @property
     def live_orders(self):
