@@ -83,6 +83,10 @@ cdef struct TriggerSet:     # per symbol: six trigger groups (docs/engine.md, Tr
     int64_t buy_trail_mark
     int32_t dirty           # on the dirty list: must be examined when the command settles
     int32_t _pad
+    # orders waiting for the opening [0] and closing [1] auction: lists in order id order
+    # through the orders' prev/next (free while an order is out of the book)
+    int32_t auction_head[2]
+    int32_t auction_tail[2]
 
 cdef struct ExpiryEntry:    # lazily deleted: stale entries are skipped when popped
     int64_t expire_ns

@@ -571,6 +571,9 @@ cdef inline bint is_stop_family(uint8_t t) noexcept nogil:
 cdef inline bint has_stop_price(uint8_t t) noexcept nogil:
     return t >= ORD_TYPE_STOP and t <= ORD_TYPE_LIMIT_IF_TOUCHED
 
+cdef inline bint is_auction(uint8_t tif) noexcept nogil:
+    return tif == TIME_IN_FORCE_AT_OPEN or tif == TIME_IN_FORCE_AT_CLOSE
+
 cdef inline bint is_immediate(uint8_t tif) noexcept nogil:
     return tif == TIME_IN_FORCE_IOC or tif == TIME_IN_FORCE_FOK
 
@@ -583,7 +586,7 @@ cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
         return REJECT_CODE_INVALID_ORD_TYPE
     if c.tif < TIME_IN_FORCE_DAY or c.tif > TIME_IN_FORCE_AT_CLOSE:
         return REJECT_CODE_INVALID_TIF
-    if c.tif == TIME_IN_FORCE_AT_OPEN or c.tif == TIME_IN_FORCE_AT_CLOSE:
+    if is_auction(c.tif) and c.ord_type != ORD_TYPE_MARKET and c.ord_type != ORD_TYPE_LIMIT:
         return REJECT_CODE_UNSUPPORTED_TIF
     if c.qty < 1 or c.qty > OMS_MAX_QTY:
         return REJECT_CODE_INVALID_QTY
@@ -604,9 +607,9 @@ cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
     elif c.trail_amount != 0 or c.trail_bps != 0:
         return REJECT_CODE_INVALID_TRAIL
     if c.display_qty != 0 and not (1 <= c.display_qty < c.qty and is_priced(c.ord_type)
-                                   and not is_immediate(c.tif)):
+                                   and not is_immediate(c.tif) and not is_auction(c.tif)):
         return REJECT_CODE_INVALID_DISPLAY_QTY
-    if c.min_qty < 0 or c.min_qty > c.qty:
+    if c.min_qty < 0 or c.min_qty > c.qty or (c.min_qty != 0 and is_auction(c.tif)):
         return REJECT_CODE_INVALID_MIN_QTY
     if c.tif == TIME_IN_FORCE_GTD:
         if c.expire_time_ns <= c.time_ns:
@@ -616,7 +619,7 @@ cdef uint16_t syntax_check(State *st, Command *c) noexcept nogil:
     if c.exec_inst & ~EXEC_INST_POST_ONLY:
         return REJECT_CODE_INVALID_EXEC_INST
     if (c.exec_inst & EXEC_INST_POST_ONLY) and (c.ord_type != ORD_TYPE_LIMIT
-                                                or is_immediate(c.tif)):
+                                                or is_immediate(c.tif) or is_auction(c.tif)):
         return REJECT_CODE_INVALID_EXEC_INST
     if c.account_id >= st.max_accounts or not st.accounts[c.account_id].defined:
         return REJECT_CODE_UNKNOWN_ACCOUNT
@@ -651,8 +654,10 @@ cdef uint16_t semantic_check(SymbolRef *s, uint8_t ord_type, int64_t price, int6
         return REJECT_CODE_NO_REFERENCE_PRICE
     return 0
 
-cdef uint16_t business_check(State *st, Account *a, SymbolRef *s, int64_t time_ns) noexcept nogil:
+cdef uint16_t business_check(State *st, Account *a, SymbolRef *s, int64_t time_ns,
+                             uint8_t tif) noexcept nogil:
     cdef int64_t sec
+    cdef bint open_now
     if st.kill_switch:
         return REJECT_CODE_KILL_SWITCH_ACTIVE
     if not a.enabled:
@@ -660,7 +665,11 @@ cdef uint16_t business_check(State *st, Account *a, SymbolRef *s, int64_t time_n
     if s.halted:
         return REJECT_CODE_SYMBOL_HALTED
     sec = floor_mod(floor_div(time_ns, OMS_NS_PER_SEC), 86400)
-    if sec < s.open_sec or sec >= s.close_sec:
+    open_now = s.open_sec <= sec < s.close_sec
+    if tif == TIME_IN_FORCE_AT_OPEN:
+        # for the next opening auction: taken while the session is closed
+        return REJECT_CODE_NOT_IN_AUCTION_PHASE if open_now else 0
+    if not open_now:
         return REJECT_CODE_MARKET_CLOSED
     return 0
 
@@ -987,13 +996,50 @@ cdef int32_t examine(State *st, uint32_t sym) noexcept nogil:
                 best_id = h.e[0].order_id
     return best
 
+# -- orders waiting for an auction: a list per symbol and auction, in order id order ---------
+
+cdef inline int auction_of(uint8_t tif) noexcept nogil:
+    return 0 if tif == TIME_IN_FORCE_AT_OPEN else 1
+
+cdef void auction_add(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef TriggerSet *ts = &st.triggers[o.symbol_id]
+    cdef int a = auction_of(o.tif)
+    o.held = HELD_FOR_AUCTION
+    o.next = -1
+    o.prev = ts.auction_tail[a]
+    if o.prev >= 0:
+        st.orders[o.prev].next = slot
+    else:
+        ts.auction_head[a] = slot
+    ts.auction_tail[a] = slot
+
+cdef void auction_remove(State *st, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef TriggerSet *ts = &st.triggers[o.symbol_id]
+    cdef int a = auction_of(o.tif)
+    if o.prev >= 0:
+        st.orders[o.prev].next = o.next
+    else:
+        ts.auction_head[a] = o.next
+    if o.next >= 0:
+        st.orders[o.next].prev = o.prev
+    else:
+        ts.auction_tail[a] = o.prev
+    o.prev = -1
+    o.next = -1
+    o.held = HELD_NO
+
 cdef inline void unlink_order(State *st, int32_t slot) noexcept nogil:
-    """Out of wherever a live order sits: the OMS's held set, waiting, or the venue's book."""
+    """Out of wherever a live order sits: the OMS's held set, waiting for its parent or its
+    auction, or the venue's book."""
     cdef Order *o = &st.orders[slot]
     if o.held == HELD_FOR_TRIGGER:
         held_remove(st, slot)
     elif o.held == HELD_FOR_PARENT:
         o.held = HELD_NO
+    elif o.held == HELD_FOR_AUCTION:
+        auction_remove(st, slot)
     else:
         book_remove(st, slot)
 
@@ -1373,6 +1419,9 @@ cdef void start_order(State *st, Command *c, int32_t slot) noexcept nogil:
     cdef Order *o = &st.orders[slot]
     cdef TriggerSet *ts
     cdef int64_t ref
+    if is_auction(o.tif):
+        auction_add(st, slot)
+        return
     if not is_stop_family(o.ord_type):
         work_order(st, c, slot, True)
         return
@@ -1529,7 +1578,7 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
             and trigger_reference(st, c.symbol_id, c.side) <= 0):
         code = REJECT_CODE_NO_REFERENCE_PRICE
     if code == 0:
-        code = business_check(st, &st.accounts[c.account_id], s, c.time_ns)
+        code = business_check(st, &st.accounts[c.account_id], s, c.time_ns, c.tif)
     if code == 0 and (c.exec_inst & EXEC_INST_POST_ONLY) and would_trade(st, c):
         code = REJECT_CODE_POST_ONLY_WOULD_TRADE
     px = c.price if is_priced(c.ord_type) else s.ref_price
@@ -1621,6 +1670,8 @@ cdef uint16_t link_check(State *st, Command *c, bint *waits) noexcept nogil:
     cdef Order *p
     cdef Order *x
     waits[0] = False
+    if is_auction(c.tif) and (c.parent_order_id or c.oco_order_id):
+        return REJECT_CODE_LINK_NOT_ALLOWED
     if c.parent_order_id:
         slot = oid_get(st, c.parent_order_id)
         if (slot < 0 or st.orders[slot].session_id != c.session_id
@@ -1750,7 +1801,7 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
         code = semantic_check(s, o.ord_type, c.price, c.qty, c.stop_price if new_stop else 0,
                               0, 0, 0)
     if code == 0:
-        code = business_check(st, &st.accounts[o.account_id], s, c.time_ns)
+        code = business_check(st, &st.accounts[o.account_id], s, c.time_ns, o.tif)
     px = c.price if is_priced(o.ord_type) else o.risk_px
     if code == 0:
         code = risk_check(st, o.account_id, o.symbol_id, o.side, c.qty, c.qty - o.cum_qty,
@@ -1876,16 +1927,208 @@ cdef bint ensure_scratch(State *st) noexcept nogil:
         st.scratch = <uint64_t *>malloc(st.max_orders * 3 * sizeof(uint64_t))
     return st.scratch != NULL
 
+# -- auctions (docs/engine.md, Auctions): a uniform-price uncross of the orders waiting for
+# the auction with the symbol's book --
+
+cdef inline int64_t buy_limit(Order *o) noexcept nogil:
+    return INT64_MAX_VALUE if o.ord_type == ORD_TYPE_MARKET else o.price
+
+cdef inline int64_t sell_limit(Order *o) noexcept nogil:
+    return -INT64_MAX_VALUE if o.ord_type == ORD_TYPE_MARKET else o.price
+
+cdef int cmp_participant(const void *a, const void *b) noexcept nogil:
+    """(slot, key, priority) triples: key ascending, then priority."""
+    cdef const uint64_t *x = <const uint64_t *>a
+    cdef const uint64_t *y = <const uint64_t *>b
+    cdef int64_t kx = <int64_t>x[1], ky = <int64_t>y[1]
+    if kx != ky:
+        return (kx > ky) - (kx < ky)
+    return (x[2] > y[2]) - (x[2] < y[2])
+
+cdef int64_t gather_side(State *st, uint32_t sym, uint8_t side, int a,
+                         uint64_t *out) noexcept nogil:
+    """The side's participants as (slot, key, priority): key = -limit for buys (best
+    first when ascending), limit for sells; sorted.  Returns their number."""
+    cdef BookSide *b = book_side(st, sym, side)
+    cdef int64_t n = 0, li
+    cdef int32_t slot
+    cdef Order *o
+    for li in range(b.count):
+        slot = b.levels[li].head
+        while slot >= 0:
+            o = &st.orders[slot]
+            out[3 * n] = <uint64_t>slot
+            out[3 * n + 1] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
+            out[3 * n + 2] = o.priority
+            n += 1
+            slot = o.next
+    slot = st.triggers[sym].auction_head[a]
+    while slot >= 0:
+        o = &st.orders[slot]
+        if o.side == side:
+            out[3 * n] = <uint64_t>slot
+            out[3 * n + 1] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
+            out[3 * n + 2] = o.priority
+            n += 1
+        slot = o.next
+    qsort(out, n, 3 * sizeof(uint64_t), cmp_participant)
+    return n
+
+cdef void auction_fill_done(State *st, int32_t slot, int64_t q) noexcept nogil:
+    """After an auction fill of q: a waiting order leaves its list when filled; a book
+    order leaves its level when filled, else its level loses q."""
+    cdef Order *o = &st.orders[slot]
+    cdef BookSide *b
+    cdef int32_t li
+    if o.held == HELD_FOR_AUCTION:
+        if o.leaves_qty == 0:
+            auction_remove(st, slot)
+            close_order(st, slot)
+        return
+    b = book_side(st, o.symbol_id, o.side)
+    li = level_search(b, o.price)
+    if o.leaves_qty == 0:
+        book_unlink(st, b, li, slot, q)
+        close_order(st, slot)
+        return
+    b.levels[li].qty -= q
+    if o.display_qty > 0:
+        o.display_leaves = o.display_qty if o.display_qty < o.leaves_qty else o.leaves_qty
+
+cdef void uncross(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
+    cdef uint64_t *buys = st.scratch
+    cdef uint64_t *sells
+    cdef int64_t nb, ns, ib, is_, jb, js, d = 0, sv = 0, v, imb, dist, ref, p, lim
+    cdef int64_t best_v = 0, best_imb = 0, best_dist = 0, best_p = 0, q, left
+    cdef bint have_ref, more
+    cdef int32_t bslot, sslot
+    cdef Order *bo
+    cdef Order *so
+    nb = gather_side(st, sym, SIDE_BUY, a, buys)
+    sells = buys + 3 * nb
+    ns = gather_side(st, sym, SIDE_SELL, a, sells)
+    if nb == 0 or ns == 0:
+        return
+    ref = st.symbols[sym].ref_price
+    have_ref = ref > 0
+    # candidates ascending: buy limits (read from the end of the buys), sell limits, ref
+    for jb in range(nb):
+        d += st.orders[buys[3 * jb]].leaves_qty
+    jb = nb                     # buys with limit >= p are buys[0, jb)
+    js = 0                      # sells with limit <= p are sells[0, js)
+    ib = nb - 1
+    is_ = 0
+    while True:
+        more = False
+        p = INT64_MAX_VALUE
+        while ib >= 0 and -<int64_t>buys[3 * ib + 1] == INT64_MAX_VALUE:
+            ib -= 1             # market buys: no price of their own
+        while is_ < ns and <int64_t>sells[3 * is_ + 1] == -INT64_MAX_VALUE:
+            is_ += 1
+        if ib >= 0:
+            p = -<int64_t>buys[3 * ib + 1]
+            more = True
+        if is_ < ns and <int64_t>sells[3 * is_ + 1] < p:
+            p = <int64_t>sells[3 * is_ + 1]
+            more = True
+        if have_ref and ref < p:
+            p = ref
+            more = True
+        if not more:
+            break
+        while ib >= 0 and -<int64_t>buys[3 * ib + 1] == p:
+            ib -= 1
+        while is_ < ns and <int64_t>sells[3 * is_ + 1] == p:
+            is_ += 1
+        if have_ref and ref == p:
+            have_ref = False    # consumed as a candidate (still used for the distance)
+        while jb > 0 and -<int64_t>buys[3 * (jb - 1) + 1] < p:
+            jb -= 1
+            d -= st.orders[buys[3 * jb]].leaves_qty
+        while js < ns and <int64_t>sells[3 * js + 1] <= p:
+            sv += st.orders[sells[3 * js]].leaves_qty
+            js += 1
+        v = d if d < sv else sv
+        imb = iabs(d - sv)
+        dist = iabs(p - ref) if ref > 0 else 0
+        if (v > best_v or (v == best_v and v > 0 and (imb < best_imb
+                                                     or (imb == best_imb and dist < best_dist)))):
+            best_v = v
+            best_imb = imb
+            best_dist = dist
+            best_p = p
+    if best_v == 0:
+        return
+    # pair the eligible buys and sells off from their heads at best_p
+    ib = 0
+    is_ = 0
+    left = best_v
+    while left > 0 and ib < nb and is_ < ns:
+        bslot = <int32_t>buys[3 * ib]
+        sslot = <int32_t>sells[3 * is_]
+        bo = &st.orders[bslot]
+        so = &st.orders[sslot]
+        q = bo.leaves_qty if bo.leaves_qty < so.leaves_qty else so.leaves_qty
+        if q > left:
+            q = left
+        fill_order(st, bo, q, best_p, c.time_ns)
+        fill_order(st, so, q, best_p, c.time_ns)
+        st.symbols[sym].ref_price = best_p
+        mark_dirty(st, sym)
+        emit_trade(st, c, bo, q, best_p)
+        emit_trade(st, c, so, q, best_p)
+        st.next_trade_id += 1
+        auction_fill_done(st, bslot, q)
+        auction_fill_done(st, sslot, q)
+        left -= q
+        if bo.leaves_qty == 0:
+            ib += 1
+        if so.leaves_qty == 0:
+            is_ += 1
+
+cdef void run_auction(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
+    """The symbol's opening (a = 0) or closing (a = 1) auction: uncross, then cancel what
+    is left of the orders that waited for it (all of them if the symbol is halted)."""
+    cdef int32_t slot, nxt
+    cdef uint16_t code = 0
+    if st.triggers[sym].auction_head[a] < 0:
+        return
+    if st.symbols[sym].halted:
+        code = REJECT_CODE_SYMBOL_HALTED
+    elif ensure_scratch(st):
+        uncross(st, c, sym, a)
+    slot = st.triggers[sym].auction_head[a]
+    while slot >= 0:
+        nxt = st.orders[slot].next
+        cancel_order(st, c, slot, code, False)
+        slot = nxt
+
+cdef bint instant_passed(int64_t last, int64_t now, int64_t sec) noexcept nogil:
+    """Whether an instant `sec` seconds into a UTC day lies in (last, now].  Compared as a
+    distance: the instants themselves can lie outside int64."""
+    cdef int64_t tod, at, back
+    if now <= last:
+        return False
+    tod = floor_mod(now, 86400 * OMS_NS_PER_SEC)
+    at = floor_mod(sec * OMS_NS_PER_SEC, 86400 * OMS_NS_PER_SEC)
+    back = tod - at if tod >= at else tod + 86400 * OMS_NS_PER_SEC - at
+    return <uint64_t>now - <uint64_t>last > <uint64_t>back
+
 cdef void on_timer(State *st, Command *c) noexcept nogil:
-    """Expire DAY and GTD orders that are due (from the expiry heap, in (expire time, order
-    id) order), then revalidate GTC orders of every symbol whose session opened since the
-    last timer: a scan of the store, but only once per symbol per session."""
-    cdef int64_t now = c.time_ns, i, n = 0, tod, open_ns, back, last = st.last_timer_ns
+    """Closing auctions of the symbols whose session closed since the last timer; expiry of
+    DAY and GTD orders that are due (from the expiry heap, in (expire time, order id)
+    order); revalidation of the GTC orders of every symbol whose session opened since the
+    last timer (a scan of the store, but once per symbol per session); then the opening
+    auctions of those symbols."""
+    cdef int64_t now = c.time_ns, i, n = 0, last = st.last_timer_ns
     cdef Order *o
     cdef uint32_t sym
     cdef uint16_t code
     cdef ExpiryEntry due
     cdef int32_t slot
+    for sym in range(st.max_symbols):
+        if st.symbols[sym].defined and instant_passed(last, now, st.symbols[sym].close_sec):
+            run_auction(st, c, sym, 1)
     while st.expiry_count > 0 and st.expiry[0].expire_ns <= now:
         due = expiry_pop(st)
         slot = oid_get(st, due.order_id)
@@ -1896,14 +2139,7 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
         return
     # GTC revalidation at each session open instant in (last, now]
     for sym in range(st.max_symbols):
-        if not st.symbols[sym].defined or now <= last:
-            continue
-        # the latest session open at or before now is `back` ns ago; is it after `last`?
-        # (compared as a distance: the instants themselves can lie outside int64)
-        tod = floor_mod(now, 86400 * OMS_NS_PER_SEC)
-        open_ns = st.symbols[sym].open_sec * OMS_NS_PER_SEC
-        back = tod - open_ns if tod >= open_ns else tod + 86400 * OMS_NS_PER_SEC - open_ns
-        if <uint64_t>now - <uint64_t>last <= <uint64_t>back:
+        if not st.symbols[sym].defined or not instant_passed(last, now, st.symbols[sym].open_sec):
             continue
         n = 0
         for i in range(st.high_water):
@@ -1922,6 +2158,9 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
                 code = REJECT_CODE_SYMBOL_HALTED
             if code:
                 cancel_order(st, c, <int32_t>st.scratch[2 * i + 1], code, False)
+    for sym in range(st.max_symbols):
+        if st.symbols[sym].defined and instant_passed(last, now, st.symbols[sym].open_sec):
+            run_auction(st, c, sym, 0)
     if now > st.last_timer_ns:
         st.last_timer_ns = now
 
@@ -2107,6 +2346,8 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     for i in range(max_symbols):
         st.triggers[i].sell_trail_mark = INT64_MAX_VALUE    # no trailing stop to move yet
         st.triggers[i].buy_trail_mark = 0
+        st.triggers[i].auction_head[0] = st.triggers[i].auction_head[1] = -1
+        st.triggers[i].auction_tail[0] = st.triggers[i].auction_tail[1] = -1
     return 0
 
 cdef int state_populate(State *st) noexcept nogil:
@@ -2177,7 +2418,7 @@ cdef int64_t snapshot_size(State *st) noexcept nogil:
             + st.high_water * sizeof(Order)
             + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
             + st.max_symbols * 2 * 4 + n_lv * sizeof(Level)
-            + st.max_symbols * (16 + N_GROUPS * 4) + n_held * sizeof(HeapEntry)
+            + st.max_symbols * (32 + N_GROUPS * 4) + n_held * sizeof(HeapEntry)
             + 24 + st.expiry_count * sizeof(ExpiryEntry))
 
 cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
@@ -2239,7 +2480,9 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
         ts = &st.triggers[i]
         memcpy(p, &ts.sell_trail_mark, 8)
         memcpy(p + 8, &ts.buy_trail_mark, 8)
-        p += 16
+        memcpy(p + 16, ts.auction_head, 8)
+        memcpy(p + 24, ts.auction_tail, 8)
+        p += 32
         for g in range(N_GROUPS):
             memcpy(p, &ts.groups[g].count, 4)
             p += 4
@@ -2343,11 +2586,13 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
         p += cnt * sizeof(Level)
     for i in range(st.max_symbols):
         ts = &st.triggers[i]
-        if p + 16 > end:
+        if p + 32 > end:
             return -1
         memcpy(&ts.sell_trail_mark, p, 8)
         memcpy(&ts.buy_trail_mark, p + 8, 8)
-        p += 16
+        memcpy(ts.auction_head, p + 16, 8)
+        memcpy(ts.auction_tail, p + 24, 8)
+        p += 32
         for g in range(N_GROUPS):
             if p + 4 > end:
                 return -1

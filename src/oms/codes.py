@@ -55,6 +55,7 @@ class RejectCode(enum.IntEnum):
     SELF_TRADE_PREVENTED = 405
     OCO_PEER_TRADED = 406
     LINKED_ORDER_ENDED = 407
+    NOT_IN_AUCTION_PHASE = 408
     # -- pre-trade risk (5xx) --
     RISK_MAX_ORDER_QTY = 500
     RISK_MAX_ORDER_NOTIONAL = 501
@@ -95,7 +96,8 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.INVALID_SIDE: CodeInfo("side must be BUY(1) or SELL(2)", _OTHER, _OTHER),
     _C.INVALID_ORD_TYPE: CodeInfo("order type is not a known value", 11, _OTHER),
     _C.INVALID_TIF: CodeInfo("time in force is not a known value", 11, _OTHER),
-    _C.UNSUPPORTED_TIF: CodeInfo("time in force is not supported by this engine yet", 11, _OTHER),
+    _C.UNSUPPORTED_TIF: CodeInfo(
+        "at-the-open and at-the-close orders must be market or limit orders", 11, _OTHER),
     _C.INVALID_QTY: CodeInfo("quantity must be between 1 and 100,000,000", 13, _OTHER),
     _C.INVALID_PRICE: CodeInfo(
         "limit price must be between 1 and 10^10 price units; a market order carries no price",
@@ -142,6 +144,8 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.POST_ONLY_WOULD_TRADE: CodeInfo("post-only order would trade on entry", 11, _OTHER),
     _C.SELF_TRADE_PREVENTED: CodeInfo(
         "self-trade prevented: the order would have traded with its own account", 0, _OTHER),
+    _C.NOT_IN_AUCTION_PHASE: CodeInfo(
+        "at-the-open orders are taken only while the session is closed", 2, _OTHER),
     _C.OCO_PEER_TRADED: CodeInfo(
         "cancelled: the other order of its OCO pair traded", 0, _OTHER),
     _C.LINKED_ORDER_ENDED: CodeInfo(

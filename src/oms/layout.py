@@ -131,6 +131,7 @@ class Held(enum.IntEnum):
     NO = 0
     FOR_TRIGGER = 1
     FOR_PARENT = 2
+    FOR_AUCTION = 3
 
 
 class CxlRejResponseTo(enum.IntEnum):
