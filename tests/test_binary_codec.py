@@ -1,5 +1,6 @@
-"""The compiled binary codec: frames <-> commands and events, rejects, and hypothesis fuzzing
-(no crash, no hang, every frame decoded or rejected)."""
+"""The compiled binary codec: frames <-> commands and events (the extension frames N and V
+included), rejects, and hypothesis fuzzing (no crash, no hang, every frame decoded or
+rejected)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 binary = pytest.importorskip("oms._binary")
 from oms._binary import (BATCH_FULL, FATAL, NEED_MORE, OTHER, REJECT, SESSION, SIZES,  # noqa: E402
                          THROTTLED, BinaryCodec, decode_server_frames, encode_commands)
-from oms.layout import COMMAND_DTYPE, EVENT_DTYPE, CommandType, MassCancelScope  # noqa: E402
+from oms.layout import (COMMAND_DTYPE, EVENT_DTYPE, CommandType, MassCancelScope,  # noqa: E402
+                        OrdType, TimeInForce)
 
 
 def commands(n=3) -> np.ndarray:
@@ -37,8 +39,8 @@ def logged_on(**kw) -> BinaryCodec:
 
 
 def test_frame_sizes_are_documented():
-    assert SIZES == {"L": 68, "O": 72, "X": 40, "U": 56, "M": 40, "S": 32, "E": 152, "R": 88,
-                     "H": 4}
+    assert SIZES == {"L": 68, "O": 72, "N": 136, "X": 40, "U": 56, "V": 64, "M": 40, "S": 32,
+                     "E": 152, "R": 88, "H": 4}
 
 
 def test_round_trip_commands():
@@ -100,11 +102,136 @@ def test_events_round_trip():
     assert drop.encode_events(ev, 3) == 3
 
 
+# -- FULL FRAMES: N (new order, every field) and V (replace with a stop price) ----------------
+
+FULL_NEW = dict(kind=CommandType.NEW, side=2, ord_type=OrdType.STOP_LIMIT, tif=TimeInForce.GTD,
+                exec_inst=1, cl_ord_id=77, account_id=1, symbol_id=3, qty=500, price=1_885_000,
+                stop_price=1_890_000, display_qty=100, min_qty=50,
+                expire_time_ns=1_900_000_000_000_000_000, trail_amount=12_500, trail_bps=25,
+                strategy_id=9, parent_order_id=11, oco_order_id=12, idem_hi=(1 << 64) - 1,
+                idem_lo=5, time_ns=0)
+
+
+def one(**fields) -> np.ndarray:
+    c = np.zeros(1, dtype=COMMAND_DTYPE)
+    for name, v in fields.items():
+        c[0][name] = v
+    return c
+
+
+def test_full_new_order_round_trip():
+    data = encode_commands(one(**FULL_NEW))
+    assert len(data) == 136 and data[2:4] == b"N\x01"
+    c = logged_on()
+    assert c.decode(data, 0, 1234) == NEED_MORE and c.n_commands == 1
+    got = c.commands[0]
+    for name, v in FULL_NEW.items():
+        if name != "time_ns":
+            assert got[name] == v, name
+    assert (got["session_id"], got["time_ns"]) == (21, 1234)
+
+
+def test_full_new_order_layout_is_the_documented_one():
+    f = FULL_NEW
+    raw = struct.pack("<HBBBBBBQIIqqqqqqqIIQQQQqQ", 136, ord("N"), 1, f["side"], f["ord_type"],
+                      f["tif"], f["exec_inst"], f["cl_ord_id"], f["account_id"], f["symbol_id"],
+                      f["qty"], f["price"], f["stop_price"], f["display_qty"], f["min_qty"],
+                      f["expire_time_ns"], f["trail_amount"], f["trail_bps"], f["strategy_id"],
+                      f["parent_order_id"], f["oco_order_id"], f["idem_hi"], f["idem_lo"], 0, 0)
+    assert raw == encode_commands(one(**FULL_NEW))
+    raw = struct.pack("<HBBIQQQqqqq", 64, ord("V"), 1, 3, 8, 7, 0, 1_900_000, 20, 1_895_000, 0)
+    rep = one(kind=CommandType.REPLACE, expected_version=3, cl_ord_id=8, orig_cl_ord_id=7,
+              price=1_900_000, qty=20, stop_price=1_895_000)
+    assert raw == encode_commands(rep)
+    c = logged_on()
+    assert c.decode(raw, 0, 1) == NEED_MORE
+    got = c.commands[0]
+    assert (got["kind"], got["stop_price"], got["price"], got["qty"], got["expected_version"]) \
+        == (CommandType.REPLACE, 1_895_000, 1_900_000, 20, 3)
+
+
+@pytest.mark.parametrize("fields, full, frame", [
+    (dict(kind=CommandType.NEW, ord_type=OrdType.LIMIT, price=5), False, b"O"),
+    (dict(kind=CommandType.NEW, ord_type=OrdType.LIMIT, price=5), True, b"N"),
+    (dict(kind=CommandType.NEW, ord_type=OrdType.STOP, stop_price=5), False, b"N"),
+    (dict(kind=CommandType.NEW, trail_bps=5), False, b"N"),
+    (dict(kind=CommandType.NEW, exec_inst=1), False, b"N"),
+    (dict(kind=CommandType.NEW, oco_order_id=1), False, b"N"),
+    (dict(kind=CommandType.NEW, expire_time_ns=1), False, b"N"),
+    (dict(kind=CommandType.REPLACE, price=5, qty=1), False, b"U"),
+    (dict(kind=CommandType.REPLACE, price=5, qty=1), True, b"V"),
+    (dict(kind=CommandType.REPLACE, stop_price=5, qty=1), False, b"V"),
+    (dict(kind=CommandType.CANCEL), True, b"X"),
+])
+def test_encoder_picks_the_frame(fields, full, frame):
+    data = encode_commands(one(**fields), full=full)
+    assert data[2:3] == frame and len(data) == SIZES[frame.decode()]
+    c = logged_on()
+    assert c.decode(data, 0, 1) == NEED_MORE and c.n_commands == 1
+    for name, v in fields.items():
+        assert c.commands[0][name] == v
+
+
+def test_full_frames_throttle_read_only_and_client_time():
+    data = encode_commands(one(**FULL_NEW)) + encode_commands(
+        one(kind=CommandType.REPLACE, cl_ord_id=9, stop_price=1), full=True)
+    c = logged_on()
+    c.order_budget = 1
+    assert c.decode(data, 0, 1) == THROTTLED and c.n_commands == 1 and c.ref_cl_ord_id == 9
+    c.order_budget = 0
+    assert c.decode(data, 0, 1) == THROTTLED and c.ref_cl_ord_id == 77 and c.pos == 136
+    drop = logged_on()
+    drop.read_only = True
+    assert drop.decode(data, 0, 1) == REJECT and drop.reject_reason == 7
+    timed = one(**dict(FULL_NEW, time_ns=5))
+    assert logged_on().decode(encode_commands(timed), 0, 1) == REJECT
+    for t, size in ((b"N", 72), (b"V", 56)):          # an old frame's size is not enough
+        bad = logged_on()
+        assert bad.decode(struct.pack("<HBB", size, t[0], 1) + bytes(size - 4), 0, 1) == REJECT
+        assert bad.reject_reason == 2
+
+
+COMMAND_FIELDS = st.fixed_dictionaries(dict(
+    kind=st.sampled_from([CommandType.NEW, CommandType.REPLACE]), side=st.integers(0, 255),
+    ord_type=st.integers(0, 255), tif=st.integers(0, 255), exec_inst=st.integers(0, 255),
+    cl_ord_id=st.integers(0, 2**64 - 1), account_id=st.sampled_from([0, 1, 2**32 - 1]),
+    symbol_id=st.integers(0, 2**32 - 1), qty=st.integers(-2**63, 2**63 - 1),
+    price=st.integers(-2**63, 2**63 - 1), stop_price=st.integers(-2**63, 2**63 - 1),
+    display_qty=st.integers(-2**63, 2**63 - 1), min_qty=st.integers(-2**63, 2**63 - 1),
+    expire_time_ns=st.integers(-2**63, 2**63 - 1), trail_amount=st.integers(-2**63, 2**63 - 1),
+    trail_bps=st.integers(0, 2**32 - 1), parent_order_id=st.integers(0, 2**64 - 1),
+    oco_order_id=st.integers(0, 2**64 - 1), expected_version=st.integers(0, 2**32 - 1),
+    strategy_id=st.integers(0, 2**32 - 1)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(COMMAND_FIELDS, st.booleans())
+def test_full_frames_carry_every_value(fields, full):
+    c = logged_on()
+    assert c.decode(encode_commands(one(**fields), full=full), 0, 1) == NEED_MORE
+    got = c.commands[0]
+    new = fields["kind"] == CommandType.NEW
+    carried = (["side", "ord_type", "tif", "cl_ord_id", "symbol_id", "qty", "price",
+                "strategy_id"] if new else ["cl_ord_id", "price", "qty", "expected_version"])
+    if new and (full or any(fields[k] for k in (
+            "stop_price", "display_qty", "min_qty", "expire_time_ns", "trail_amount",
+            "trail_bps", "exec_inst", "parent_order_id", "oco_order_id"))):
+        carried += ["exec_inst", "stop_price", "display_qty", "min_qty", "expire_time_ns",
+                    "trail_amount", "trail_bps", "parent_order_id", "oco_order_id"]
+    if not new and (full or fields["stop_price"]):
+        carried.append("stop_price")
+    for name in carried:
+        assert got[name] == fields[name], name
+    assert got["account_id"] == (1 if fields["account_id"] == 1 else 0xFFFFFFFF) or not new
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(
     st.binary(max_size=80),
     st.builds(lambda t, n, body: struct.pack("<HBB", n, t, 1) + body,
-              st.sampled_from(b"LOXUMSHQZE"), st.integers(0, 200), st.binary(max_size=100)),
+              st.sampled_from(b"LOXUMSHQZENV"), st.integers(0, 200), st.binary(max_size=140)),
+    st.builds(lambda f, full: encode_commands(one(**f), full=full), COMMAND_FIELDS,
+              st.booleans()),
     st.just(encode_commands(commands()))), max_size=8))
 def test_fuzz_decoder_never_crashes_or_hangs(parts):
     data = b"".join(parts)

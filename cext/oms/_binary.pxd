@@ -1,5 +1,6 @@
-# The binary protocol, version 1: fixed-layout little-endian frames (docs/protocols.md has
-# every field's offset).  Each frame starts with the same 4-byte header.
+# The binary protocol, version 1 (with its extension frames N and V): fixed-layout
+# little-endian frames (docs/protocols.md has every field's offset).  Each frame starts with
+# the same 4-byte header.
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 
 cdef enum:
@@ -13,7 +14,7 @@ cdef packed struct FrameHeader:
 
 # -- client -> server --
 
-cdef packed struct LoginFrame:       # 'L', 64 bytes
+cdef packed struct LoginFrame:       # 'L', 68 bytes
     FrameHeader h
     char username[16]
     char password[32]
@@ -38,6 +39,31 @@ cdef packed struct NewOrderFrame:    # 'O', 72 bytes
     uint32_t reserved2
     int64_t time_ns                  # 0: stamped at ingress
 
+cdef packed struct NewOrderFullFrame:    # 'N', 136 bytes: every field of a NEW command
+    FrameHeader h
+    uint8_t side
+    uint8_t ord_type                 # OrdType, 1..7
+    uint8_t tif                      # TimeInForce, 1..7
+    uint8_t exec_inst                # ExecInst bits (1 post-only)
+    uint64_t cl_ord_id
+    uint32_t account_id
+    uint32_t symbol_id
+    int64_t qty
+    int64_t price
+    int64_t stop_price
+    int64_t display_qty              # iceberg: the visible part (0: all)
+    int64_t min_qty
+    int64_t expire_time_ns           # GTD
+    int64_t trail_amount             # trailing stop offset in price units ...
+    uint32_t trail_bps               # ... or in basis points
+    uint32_t strategy_id
+    uint64_t parent_order_id         # OTO / bracket: the parent's order id
+    uint64_t oco_order_id            # OCO: the peer's order id
+    uint64_t idem_hi
+    uint64_t idem_lo
+    int64_t time_ns                  # 0: stamped at ingress
+    uint64_t reserved
+
 cdef packed struct CancelFrame:      # 'X', 40 bytes
     FrameHeader h
     uint32_t expected_version
@@ -54,6 +80,17 @@ cdef packed struct ReplaceFrame:     # 'U', 56 bytes
     uint64_t order_id
     int64_t price
     int64_t qty
+    int64_t time_ns
+
+cdef packed struct ReplaceFullFrame:  # 'V', 64 bytes: replace with a new stop price
+    FrameHeader h
+    uint32_t expected_version
+    uint64_t cl_ord_id
+    uint64_t orig_cl_ord_id
+    uint64_t order_id
+    int64_t price
+    int64_t qty
+    int64_t stop_price               # 0: the stop price is kept
     int64_t time_ns
 
 cdef packed struct MassCancelFrame:  # 'M', 40 bytes

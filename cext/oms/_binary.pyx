@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""The binary protocol codec (docs/protocols.md): whole reads of client frames become engine
-commands in a preallocated array; engine events become 152-byte execution frames.  The client
-side decodes execution frames straight into EVENT_DTYPE records."""
+"""The binary protocol codec (docs/protocols.md): whole reads of client frames (version 1 and
+its extension frames `N` and `V`) become engine commands in a preallocated array; engine
+events become 152-byte execution frames.  The client side decodes execution frames straight
+into EVENT_DTYPE records."""
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
@@ -42,10 +43,14 @@ cdef int client_size(uint8_t t) noexcept nogil:
         return sizeof(LoginFrame)
     if t == 79:    # O
         return sizeof(NewOrderFrame)
+    if t == 78:    # N
+        return sizeof(NewOrderFullFrame)
     if t == 88:    # X
         return sizeof(CancelFrame)
     if t == 85:    # U
         return sizeof(ReplaceFrame)
+    if t == 86:    # V
+        return sizeof(ReplaceFullFrame)
     if t == 77:    # M
         return sizeof(MassCancelFrame)
     if t == 83:    # S
@@ -55,9 +60,10 @@ cdef int client_size(uint8_t t) noexcept nogil:
     return 0
 
 
-SIZES = {"L": sizeof(LoginFrame), "O": sizeof(NewOrderFrame), "X": sizeof(CancelFrame),
-         "U": sizeof(ReplaceFrame), "M": sizeof(MassCancelFrame), "S": sizeof(StatusFrame),
-         "E": sizeof(ExecFrame), "R": sizeof(RejectFrame), "H": sizeof(FrameHeader)}
+SIZES = {"L": sizeof(LoginFrame), "O": sizeof(NewOrderFrame), "N": sizeof(NewOrderFullFrame),
+         "X": sizeof(CancelFrame), "U": sizeof(ReplaceFrame), "V": sizeof(ReplaceFullFrame),
+         "M": sizeof(MassCancelFrame), "S": sizeof(StatusFrame), "E": sizeof(ExecFrame),
+         "R": sizeof(RejectFrame), "H": sizeof(FrameHeader)}
 
 
 cdef class BinaryCodec:
@@ -177,8 +183,10 @@ cdef class BinaryCodec:
     cdef int _command(self, const uint8_t *p, int64_t now_ns) except -2:
         cdef Command *c = self.cmds + self.n_commands
         cdef const NewOrderFrame *o
+        cdef const NewOrderFullFrame *nf
         cdef const CancelFrame *x
         cdef const ReplaceFrame *u
+        cdef const ReplaceFullFrame *v
         cdef const MassCancelFrame *m
         cdef const StatusFrame *s
         cdef uint8_t t = (<const FrameHeader *>p).msg_type
@@ -206,6 +214,34 @@ cdef class BinaryCodec:
             c.strategy_id = o.strategy_id
             client_time = o.time_ns
             self.order_budget -= 1
+        elif t == 78:
+            nf = <const NewOrderFullFrame *>p
+            if self.order_budget <= 0:
+                self.ref_cl_ord_id = nf.cl_ord_id
+                return THROTTLED
+            c.kind = COMMAND_TYPE_NEW
+            c.side = nf.side
+            c.ord_type = nf.ord_type
+            c.tif = nf.tif
+            c.exec_inst = nf.exec_inst
+            c.cl_ord_id = nf.cl_ord_id
+            c.account_id = self._account(nf.account_id)
+            c.symbol_id = nf.symbol_id
+            c.qty = nf.qty
+            c.price = nf.price
+            c.stop_price = nf.stop_price
+            c.display_qty = nf.display_qty
+            c.min_qty = nf.min_qty
+            c.expire_time_ns = nf.expire_time_ns
+            c.trail_amount = nf.trail_amount
+            c.trail_bps = nf.trail_bps
+            c.strategy_id = nf.strategy_id
+            c.parent_order_id = nf.parent_order_id
+            c.oco_order_id = nf.oco_order_id
+            c.idem_hi = nf.idem_hi
+            c.idem_lo = nf.idem_lo
+            client_time = nf.time_ns
+            self.order_budget -= 1
         elif t == 88:
             x = <const CancelFrame *>p
             c.kind = COMMAND_TYPE_CANCEL
@@ -227,6 +263,21 @@ cdef class BinaryCodec:
             c.price = u.price
             c.qty = u.qty
             client_time = u.time_ns
+            self.order_budget -= 1
+        elif t == 86:
+            v = <const ReplaceFullFrame *>p
+            if self.order_budget <= 0:
+                self.ref_cl_ord_id = v.cl_ord_id
+                return THROTTLED
+            c.kind = COMMAND_TYPE_REPLACE
+            c.expected_version = v.expected_version
+            c.cl_ord_id = v.cl_ord_id
+            c.orig_cl_ord_id = v.orig_cl_ord_id
+            c.order_id = v.order_id
+            c.price = v.price
+            c.qty = v.qty
+            c.stop_price = v.stop_price
+            client_time = v.time_ns
             self.order_budget -= 1
         elif t == 77:
             m = <const MassCancelFrame *>p
@@ -390,32 +441,66 @@ def decode_server_frames(buf, Py_ssize_t pos, out):
         pos += h.length
 
 
-def encode_commands(commands, int64_t time_ns=0):
+def encode_commands(commands, int64_t time_ns=0, bint full=False):
     """Client side: COMMAND_DTYPE records (NEW, CANCEL, REPLACE, MASS_CANCEL, STATUS) as
-    frames, in one bytes object: a pipelined client encodes a whole batch in one call."""
+    frames, in one bytes object: a pipelined client encodes a whole batch in one call.
+
+    A NEW goes as an `O` frame, or as an `N` frame when it sets a field `O` cannot carry
+    (stop price, display or minimum quantity, expire time, trail, exec_inst, links); a
+    REPLACE goes as `U`, or as `V` when it sets a stop price.  `full` always uses `N` / `V`
+    (a server older than the extension answers those with reject reason 1)."""
     cdef const uint8_t[::1] view = commands.view(np.uint8)
     cdef const Command *c = <const Command *>&view[0] if view.shape[0] else NULL
     cdef Py_ssize_t n = len(commands), i
     cdef int64_t size = 0
+    cdef int fs
     cdef NewOrderFrame *o
+    cdef NewOrderFullFrame *nf
     cdef CancelFrame *x
     cdef ReplaceFrame *u
+    cdef ReplaceFullFrame *v
     cdef MassCancelFrame *m
     cdef StatusFrame *s
     if commands.dtype != COMMAND_DTYPE:
         raise TypeError("commands must be a COMMAND_DTYPE array")
     for i in range(n):
-        size += frame_size(c[i].kind)
-        if frame_size(c[i].kind) == 0:
+        fs = frame_size(&c[i], full)
+        if fs == 0:
             raise ValueError(f"command {i}: kind {c[i].kind} has no client frame")
+        size += fs
     out = bytearray(size)
     cdef uint8_t[::1] ov = out
     cdef uint8_t *p = &ov[0] if size else NULL
     for i in range(n):
-        memset(p, 0, frame_size(c[i].kind))
-        (<FrameHeader *>p).length = frame_size(c[i].kind)
+        fs = frame_size(&c[i], full)
+        memset(p, 0, fs)
+        (<FrameHeader *>p).length = fs
         (<FrameHeader *>p).version = BIN_VERSION
-        if c[i].kind == COMMAND_TYPE_NEW:
+        if c[i].kind == COMMAND_TYPE_NEW and fs == sizeof(NewOrderFullFrame):
+            nf = <NewOrderFullFrame *>p
+            nf.h.msg_type = 78
+            nf.side = c[i].side
+            nf.ord_type = c[i].ord_type
+            nf.tif = c[i].tif
+            nf.exec_inst = c[i].exec_inst
+            nf.cl_ord_id = c[i].cl_ord_id
+            nf.account_id = c[i].account_id
+            nf.symbol_id = c[i].symbol_id
+            nf.qty = c[i].qty
+            nf.price = c[i].price
+            nf.stop_price = c[i].stop_price
+            nf.display_qty = c[i].display_qty
+            nf.min_qty = c[i].min_qty
+            nf.expire_time_ns = c[i].expire_time_ns
+            nf.trail_amount = c[i].trail_amount
+            nf.trail_bps = c[i].trail_bps
+            nf.strategy_id = c[i].strategy_id
+            nf.parent_order_id = c[i].parent_order_id
+            nf.oco_order_id = c[i].oco_order_id
+            nf.idem_hi = c[i].idem_hi
+            nf.idem_lo = c[i].idem_lo
+            nf.time_ns = c[i].time_ns if c[i].time_ns else time_ns
+        elif c[i].kind == COMMAND_TYPE_NEW:
             o = <NewOrderFrame *>p
             o.h.msg_type = 79
             o.side = c[i].side
@@ -438,6 +523,17 @@ def encode_commands(commands, int64_t time_ns=0):
             x.orig_cl_ord_id = c[i].orig_cl_ord_id
             x.order_id = c[i].order_id
             x.time_ns = c[i].time_ns if c[i].time_ns else time_ns
+        elif c[i].kind == COMMAND_TYPE_REPLACE and fs == sizeof(ReplaceFullFrame):
+            v = <ReplaceFullFrame *>p
+            v.h.msg_type = 86
+            v.expected_version = c[i].expected_version
+            v.cl_ord_id = c[i].cl_ord_id
+            v.orig_cl_ord_id = c[i].orig_cl_ord_id
+            v.order_id = c[i].order_id
+            v.price = c[i].price
+            v.qty = c[i].qty
+            v.stop_price = c[i].stop_price
+            v.time_ns = c[i].time_ns if c[i].time_ns else time_ns
         elif c[i].kind == COMMAND_TYPE_REPLACE:
             u = <ReplaceFrame *>p
             u.h.msg_type = 85
@@ -464,19 +560,30 @@ def encode_commands(commands, int64_t time_ns=0):
             s.orig_cl_ord_id = c[i].orig_cl_ord_id
             s.order_id = c[i].order_id
             s.time_ns = c[i].time_ns if c[i].time_ns else time_ns
-        p += frame_size(c[i].kind)
+        p += fs
     return bytes(out)
 
 
-cdef int frame_size(uint8_t kind) noexcept nogil:
-    if kind == COMMAND_TYPE_NEW:
+cdef inline bint needs_full_new(const Command *c) noexcept nogil:
+    """A NEW with a field the `O` frame cannot carry."""
+    return (c.stop_price != 0 or c.display_qty != 0 or c.min_qty != 0 or c.expire_time_ns != 0
+            or c.trail_amount != 0 or c.trail_bps != 0 or c.exec_inst != 0
+            or c.parent_order_id != 0 or c.oco_order_id != 0)
+
+
+cdef int frame_size(const Command *c, bint full) noexcept nogil:
+    if c.kind == COMMAND_TYPE_NEW:
+        if full or needs_full_new(c):
+            return sizeof(NewOrderFullFrame)
         return sizeof(NewOrderFrame)
-    if kind == COMMAND_TYPE_CANCEL:
+    if c.kind == COMMAND_TYPE_CANCEL:
         return sizeof(CancelFrame)
-    if kind == COMMAND_TYPE_REPLACE:
+    if c.kind == COMMAND_TYPE_REPLACE:
+        if full or c.stop_price != 0:
+            return sizeof(ReplaceFullFrame)
         return sizeof(ReplaceFrame)
-    if kind == COMMAND_TYPE_MASS_CANCEL:
+    if c.kind == COMMAND_TYPE_MASS_CANCEL:
         return sizeof(MassCancelFrame)
-    if kind == COMMAND_TYPE_STATUS:
+    if c.kind == COMMAND_TYPE_STATUS:
         return sizeof(StatusFrame)
     return 0

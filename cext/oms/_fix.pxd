@@ -33,3 +33,36 @@ cdef class StrMap:
     cdef const uint8_t *key(self, int64_t index, int64_t *n) noexcept nogil
     cdef int _grow_table(self) noexcept nogil
     cdef int _ensure_slot(self, int64_t index) noexcept nogil
+
+# -- ORDER ATTRIBUTES --
+
+cdef struct OrdAttr:
+    # what an ExecutionReport shows that an engine Event does not carry, kept per order id
+    uint64_t order_id                # key (0: empty slot); pending: 0
+    int64_t cmd_seq                  # pending: the command's input sequence
+    int64_t stop_price
+    int64_t trail_amount
+    int64_t display_qty
+    int64_t min_qty
+    int64_t expire_time_ns
+    uint64_t parent_order_id
+    uint64_t oco_order_id
+    uint32_t trail_bps
+    uint8_t exec_inst
+    uint8_t kind                     # pending: COMMAND_TYPE_NEW or COMMAND_TYPE_REPLACE
+
+cdef class OrderAttrs:
+    """Order id -> OrdAttr for the live orders that have any (stop price, trail, display or
+    minimum quantity, expire time, exec_inst, links): the engine's events carry none of
+    these, the FIX ExecutionReport does.  Filled from the commands as they are submitted
+    (`note`, keyed by input sequence) and bound to order ids by their NEW / REPLACED events
+    (`apply`); terminal orders are dropped (`retire`)."""
+    cdef OrdAttr *slots
+    cdef uint64_t mask
+    cdef public int64_t count
+    cdef OrdAttr *fifo                # pending commands, in input sequence
+    cdef int64_t fifo_cap, fifo_head, fifo_len
+    cdef const OrdAttr *find(self, uint64_t order_id) noexcept nogil
+    cdef OrdAttr *_insert(self, uint64_t order_id) noexcept
+    cdef void _remove(self, uint64_t order_id) noexcept nogil
+    cdef int _push(self, const OrdAttr *a) except -1

@@ -440,8 +440,320 @@ cdef class StrMap:
 
 
 # ============================================================================================
+# -- ORDER ATTRIBUTES --
+# ============================================================================================
+
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
+    x ^= x >> 33
+    x *= 0xff51afd7ed558ccdULL
+    x ^= x >> 33
+    x *= 0xc4ceb9fe1a85ec53ULL
+    x ^= x >> 33
+    return x
+
+
+cdef inline bint new_has_attrs(const Command *c) noexcept nogil:
+    return (c.stop_price != 0 or c.trail_amount != 0 or c.trail_bps != 0 or c.display_qty != 0
+            or c.min_qty != 0 or c.expire_time_ns != 0 or c.exec_inst != 0
+            or c.parent_order_id != 0 or c.oco_order_id != 0)
+
+
+cdef inline void copy_attrs(OrdAttr *dst, const OrdAttr *src) noexcept nogil:
+    dst.stop_price = src.stop_price
+    dst.trail_amount = src.trail_amount
+    dst.trail_bps = src.trail_bps
+    dst.display_qty = src.display_qty
+    dst.min_qty = src.min_qty
+    dst.expire_time_ns = src.expire_time_ns
+    dst.exec_inst = src.exec_inst
+    dst.parent_order_id = src.parent_order_id
+    dst.oco_order_id = src.oco_order_id
+
+
+cdef class OrderAttrs:
+    """Order id -> what an ExecutionReport shows beyond the engine's event (see _fix.pxd).
+    One per gateway: order ids are engine-wide, so a drop copy finds every session's orders.
+    An open-addressing table (linear probing, backward-shift deletion) and a FIFO of the
+    submitted commands that carry attributes, waiting for the event that names their order."""
+
+    def __cinit__(self):
+        self.mask = 63
+        self.slots = <OrdAttr *>calloc(64, sizeof(OrdAttr))
+        self.count = 0
+        self.fifo_cap = 64
+        self.fifo = <OrdAttr *>malloc(64 * sizeof(OrdAttr))
+        self.fifo_head = 0
+        self.fifo_len = 0
+        if self.slots == NULL or self.fifo == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.slots)
+        free(self.fifo)
+
+    cdef const OrdAttr *find(self, uint64_t order_id) noexcept nogil:
+        cdef uint64_t i
+        if order_id == 0 or self.count == 0:
+            return NULL
+        i = mix64(order_id) & self.mask
+        while True:
+            if self.slots[i].order_id == order_id:
+                return &self.slots[i]
+            if self.slots[i].order_id == 0:
+                return NULL
+            i = (i + 1) & self.mask
+
+    cdef OrdAttr *_insert(self, uint64_t order_id) noexcept:
+        """The entry of `order_id`, created (zeroed) if absent; NULL if memory is exhausted
+        (the order's reports then lack the attributes, nothing worse)."""
+        cdef const OrdAttr *found = self.find(order_id)
+        cdef uint64_t i, size, j
+        cdef OrdAttr *t
+        if found != NULL:
+            return <OrdAttr *>found
+        if order_id == 0:
+            return NULL
+        if <uint64_t>(self.count + 1) * 2 > self.mask + 1:
+            size = (self.mask + 1) * 2
+            t = <OrdAttr *>calloc(size, sizeof(OrdAttr))
+            if t == NULL:
+                return NULL
+            for i in range(self.mask + 1):
+                if self.slots[i].order_id:
+                    j = mix64(self.slots[i].order_id) & (size - 1)
+                    while t[j].order_id:
+                        j = (j + 1) & (size - 1)
+                    t[j] = self.slots[i]
+            free(self.slots)
+            self.slots = t
+            self.mask = size - 1
+        i = mix64(order_id) & self.mask
+        while self.slots[i].order_id:
+            i = (i + 1) & self.mask
+        memset(&self.slots[i], 0, sizeof(OrdAttr))
+        self.slots[i].order_id = order_id
+        self.count += 1
+        return &self.slots[i]
+
+    cdef void _remove(self, uint64_t order_id) noexcept nogil:
+        cdef uint64_t i, j, home
+        cdef const OrdAttr *found = self.find(order_id)
+        if found == NULL:
+            return
+        i = <uint64_t>(found - self.slots)
+        j = i
+        while True:
+            j = (j + 1) & self.mask
+            if self.slots[j].order_id == 0:
+                break
+            home = mix64(self.slots[j].order_id) & self.mask
+            # the entry at j may move to the hole at i unless its home lies in (i, j]
+            if (i <= j and i < home and home <= j) or (i > j and (home > i or home <= j)):
+                continue
+            self.slots[i] = self.slots[j]
+            i = j
+        memset(&self.slots[i], 0, sizeof(OrdAttr))
+        self.count -= 1
+
+    cdef int _push(self, const OrdAttr *a) except -1:
+        cdef OrdAttr *f
+        cdef int64_t k
+        if self.fifo_len == self.fifo_cap:
+            f = <OrdAttr *>malloc(2 * self.fifo_cap * sizeof(OrdAttr))
+            if f == NULL:
+                raise MemoryError()
+            for k in range(self.fifo_len):
+                f[k] = self.fifo[(self.fifo_head + k) % self.fifo_cap]
+            free(self.fifo)
+            self.fifo = f
+            self.fifo_head = 0
+            self.fifo_cap *= 2
+        self.fifo[(self.fifo_head + self.fifo_len) % self.fifo_cap] = a[0]
+        self.fifo_len += 1
+        return 0
+
+    def note(self, commands, Py_ssize_t n, seqs):
+        """Commands just submitted (`seqs`: their input sequences, as submit_batch returns
+        them): remember the attributes of each NEW that has any and the stop price of each
+        REPLACE that sets one, until the event that names their order."""
+        cdef const uint8_t[::1] view = commands.view(np.uint8)
+        cdef const Command *cmds = <const Command *>&view[0] if view.shape[0] else NULL
+        cdef const int64_t[::1] sv = np.ascontiguousarray(seqs, dtype=np.int64)
+        cdef const Command *c
+        cdef OrdAttr a
+        cdef Py_ssize_t i
+        if n > len(commands) or n > sv.shape[0]:
+            raise ValueError("n is larger than the command or sequence array")
+        for i in range(n):
+            c = &cmds[i]
+            if c.kind == COMMAND_TYPE_NEW and new_has_attrs(c):
+                memset(&a, 0, sizeof(OrdAttr))
+                a.kind = COMMAND_TYPE_NEW
+                a.cmd_seq = sv[i]
+                a.stop_price = c.stop_price
+                a.trail_amount = c.trail_amount
+                a.trail_bps = c.trail_bps
+                a.display_qty = c.display_qty
+                a.min_qty = c.min_qty
+                a.expire_time_ns = c.expire_time_ns
+                a.exec_inst = c.exec_inst
+                a.parent_order_id = c.parent_order_id
+                a.oco_order_id = c.oco_order_id
+                self._push(&a)
+            elif c.kind == COMMAND_TYPE_REPLACE and c.stop_price != 0:
+                memset(&a, 0, sizeof(OrdAttr))
+                a.kind = COMMAND_TYPE_REPLACE
+                a.cmd_seq = sv[i]
+                a.stop_price = c.stop_price
+                self._push(&a)
+
+    def apply(self, events, Py_ssize_t n):
+        """Before a batch of events is encoded: bind each pending command to the order its
+        NEW (or REPLACED) event names; commands answered otherwise (rejected, duplicate) are
+        forgotten.  Events arrive in input-sequence order."""
+        cdef const uint8_t[::1] view = events.view(np.uint8)
+        cdef const Event *ev = <const Event *>&view[0] if view.shape[0] else NULL
+        cdef const Event *e
+        cdef OrdAttr *h
+        cdef OrdAttr *s
+        cdef Py_ssize_t i
+        if n > len(events):
+            raise ValueError("n is larger than the event array")
+        for i in range(n):
+            if self.fifo_len == 0:
+                break
+            e = &ev[i]
+            while self.fifo_len and self.fifo[self.fifo_head].cmd_seq < e.cmd_seq:
+                self.fifo_head = (self.fifo_head + 1) % self.fifo_cap
+                self.fifo_len -= 1
+            if self.fifo_len == 0 or e.kind != EVENT_TYPE_EXEC_REPORT or e.order_id == 0:
+                continue
+            h = &self.fifo[self.fifo_head]
+            if h.cmd_seq != e.cmd_seq:
+                continue
+            if h.kind == COMMAND_TYPE_NEW and e.exec_type == EXEC_TYPE_NEW:
+                s = self._insert(e.order_id)
+                if s != NULL:
+                    copy_attrs(s, h)
+                if h.oco_order_id:              # the engine links the peer back
+                    s = self._insert(h.oco_order_id)
+                    if s != NULL:
+                        s.oco_order_id = e.order_id
+            elif h.kind == COMMAND_TYPE_REPLACE and e.exec_type == EXEC_TYPE_REPLACED:
+                s = self._insert(e.order_id)
+                if s != NULL:
+                    s.stop_price = h.stop_price
+            else:
+                continue
+            self.fifo_head = (self.fifo_head + 1) % self.fifo_cap
+            self.fifo_len -= 1
+
+    def retire(self, events, Py_ssize_t n):
+        """After a batch of events is encoded: forget the orders that became terminal."""
+        cdef const uint8_t[::1] view = events.view(np.uint8)
+        cdef const Event *ev = <const Event *>&view[0] if view.shape[0] else NULL
+        cdef Py_ssize_t i
+        cdef uint8_t st
+        if n > len(events):
+            raise ValueError("n is larger than the event array")
+        if self.count == 0:
+            return
+        for i in range(n):
+            st = ev[i].status
+            if ev[i].kind == EVENT_TYPE_EXEC_REPORT and ev[i].order_id != 0 and (
+                    st == ORD_STATUS_FILLED or st == ORD_STATUS_CANCELLED
+                    or st == ORD_STATUS_EXPIRED or st == ORD_STATUS_REJECTED):
+                self._remove(ev[i].order_id)
+
+    def put(self, uint64_t order_id, int64_t stop_price=0, int64_t trail_amount=0,
+            uint32_t trail_bps=0, int64_t display_qty=0, int64_t min_qty=0,
+            int64_t expire_time_ns=0, uint8_t exec_inst=0, uint64_t parent_order_id=0,
+            uint64_t oco_order_id=0):
+        """Set an order's attributes (the gateway seeds the live orders of a recovered
+        engine with it)."""
+        cdef OrdAttr *s = self._insert(order_id)
+        if s == NULL:
+            raise MemoryError() if order_id else ValueError("order id 0")
+        s.stop_price = stop_price
+        s.trail_amount = trail_amount
+        s.trail_bps = trail_bps
+        s.display_qty = display_qty
+        s.min_qty = min_qty
+        s.expire_time_ns = expire_time_ns
+        s.exec_inst = exec_inst
+        s.parent_order_id = parent_order_id
+        s.oco_order_id = oco_order_id
+
+    def get(self, uint64_t order_id):
+        """An order's attributes as a dict, or None."""
+        cdef const OrdAttr *a = self.find(order_id)
+        if a == NULL:
+            return None
+        return dict(stop_price=a.stop_price, trail_amount=a.trail_amount,
+                    trail_bps=a.trail_bps, display_qty=a.display_qty, min_qty=a.min_qty,
+                    expire_time_ns=a.expire_time_ns, exec_inst=a.exec_inst,
+                    parent_order_id=a.parent_order_id, oco_order_id=a.oco_order_id)
+
+    def __len__(self):
+        return self.count
+
+    @property
+    def pending(self):
+        """Submitted commands still waiting for the event that names their order."""
+        return self.fifo_len
+
+
+# ============================================================================================
 # -- CODEC --
 # ============================================================================================
+
+# user-defined tags (docs/protocols.md): contingent links by the engine's OrderID(37)
+DEF TAG_PARENT_ORDER_ID = 7101      # ParentOrderID: OTO / bracket leg, waits for this order
+DEF TAG_OCO_ORDER_ID = 7102         # OCOOrderID: one-cancels-the-other peer
+DEF EXEC_INST_UNSUPPORTED = 0x80    # an ExecInst we do not offer: the engine rejects the bit
+
+
+cdef inline uint8_t fix_ord_type(uint8_t ch) noexcept nogil:
+    """OrdType(40) -> OrdType.  'j' (limit if touched) is ours: FIX 4.4 has none; 'P'
+    (pegged) is a trailing stop when ExecInst(18) has 'a' (checked by the caller)."""
+    if ch == 49:
+        return ORD_TYPE_MARKET
+    if ch == 50:
+        return ORD_TYPE_LIMIT
+    if ch == 51:
+        return ORD_TYPE_STOP
+    if ch == 52:
+        return ORD_TYPE_STOP_LIMIT
+    if ch == 74:                        # J
+        return ORD_TYPE_MARKET_IF_TOUCHED
+    if ch == 106:                       # j
+        return ORD_TYPE_LIMIT_IF_TOUCHED
+    if ch == 80:                        # P
+        return ORD_TYPE_TRAILING_STOP
+    return 0
+
+
+cdef inline char fix_ord_type_char(uint8_t t) noexcept nogil:
+    if t == ORD_TYPE_MARKET:
+        return 49
+    if t == ORD_TYPE_LIMIT:
+        return 50
+    if t == ORD_TYPE_STOP:
+        return 51
+    if t == ORD_TYPE_STOP_LIMIT:
+        return 52
+    if t == ORD_TYPE_MARKET_IF_TOUCHED:
+        return 74
+    if t == ORD_TYPE_LIMIT_IF_TOUCHED:
+        return 106
+    if t == ORD_TYPE_TRAILING_STOP:
+        return 80
+    return 0
+
+
+cdef inline bint is_priced(uint8_t t) noexcept nogil:
+    return t == ORD_TYPE_LIMIT or t == ORD_TYPE_STOP_LIMIT or t == ORD_TYPE_LIMIT_IF_TOUCHED
+
 
 cdef inline bint is_admin_type(const uint8_t *p, int n) noexcept nogil:
     return n == 1 and (p[0] == 65 or (p[0] >= 48 and p[0] <= 53))    # A, 0..5
@@ -933,9 +1245,7 @@ cdef class FixCodec:
             c.side = SIDE_BUY if ch == 49 else (SIDE_SELL if ch == 50 else 0)
             if self._char(p, 40, &ch):
                 return REJECT
-            c.ord_type = (ORD_TYPE_MARKET if ch == 49 else ORD_TYPE_LIMIT if ch == 50 else
-                          ORD_TYPE_STOP if ch == 51 else ORD_TYPE_STOP_LIMIT if ch == 52 else
-                          ORD_TYPE_MARKET_IF_TOUCHED if ch == 74 else 0)
+            c.ord_type = fix_ord_type(ch)
             if self._char(p, 59, &ch):
                 return REJECT
             c.tif = (TIME_IN_FORCE_DAY if ch == 0 or ch == 48 else
@@ -943,16 +1253,21 @@ cdef class FixCodec:
                      TIME_IN_FORCE_IOC if ch == 51 else TIME_IN_FORCE_FOK if ch == 52 else
                      TIME_IN_FORCE_GTD if ch == 54 else TIME_IN_FORCE_AT_CLOSE if ch == 55 else 0)
             if (self._num(p, 38, 0, &c.qty, False) or self._num(p, 44, 4, &c.price, False)
-                    or self._num(p, 99, 4, &c.stop_price, False)
-                    or self._num(p, 110, 0, &c.min_qty, False)
+                    or self._num(p, 99, 4, &c.stop_price, False)):
+                return REJECT
+        if kind == 68:
+            c.kind = COMMAND_TYPE_NEW
+            if (self._num(p, 110, 0, &c.min_qty, False)
                     or self._num(p, 111, 0, &c.display_qty, False)):
                 return REJECT
             k = self._find(126)
             if k >= 0 and parse_utc_timestamp(p + self.fields[k].off, self.fields[k].len,
                                               &c.expire_time_ns) != 0:
                 return self._fail(6, 126, "ExpireTime(126) is not a UTCTimestamp")
-        if kind == 68:
-            c.kind = COMMAND_TYPE_NEW
+            if self._exec_inst(p, c) or self._peg(p, c):
+                return REJECT
+            c.parent_order_id = self._order_ref(p, TAG_PARENT_ORDER_ID)
+            c.oco_order_id = self._order_ref(p, TAG_OCO_ORDER_ID)
             if self._id(p, 11, &c.cl_ord_id, True):
                 return REJECT
             c.account_id = self._lookup(p, self.accounts, 1, self.default_account)
@@ -1003,6 +1318,67 @@ cdef class FixCodec:
         self.n_commands += 1
         self.in_seq += 1
         return -1
+
+    cdef int _exec_inst(self, const uint8_t *p, Command *c) except -2:
+        """ExecInst(18), space-separated characters: '6' participate don't initiate
+        (post-only), 'a' trailing stop peg (with OrdType P).  Any other instruction, or 'a'
+        on another OrdType, sets a bit the engine rejects (INVALID_EXEC_INST); OrdType P
+        without 'a' (a peg we do not offer) becomes an unknown type (INVALID_ORD_TYPE)."""
+        cdef int k = self._find(18)
+        cdef int32_t i
+        cdef uint8_t ch
+        cdef bint peg = False
+        if k >= 0:
+            for i in range(self.fields[k].len):
+                ch = p[self.fields[k].off + i]
+                if ch == 32:
+                    continue
+                if ch == 54:                              # '6'
+                    c.exec_inst |= EXEC_INST_POST_ONLY
+                elif ch == 97:                            # 'a'
+                    peg = True
+                else:
+                    c.exec_inst |= EXEC_INST_UNSUPPORTED
+        if c.ord_type == ORD_TYPE_TRAILING_STOP and not peg:
+            c.ord_type = 0
+        elif peg and c.ord_type != ORD_TYPE_TRAILING_STOP:
+            c.exec_inst |= EXEC_INST_UNSUPPORTED
+        return 0
+
+    cdef int _peg(self, const uint8_t *p, Command *c) except -2:
+        """PegOffsetValue(211) with PegOffsetType(836): 0 (default) a price offset ->
+        trail_amount, 1 basis points -> trail_bps.  The sign is ignored (a trailing stop
+        always trails on its protective side).  The engine checks the values (INVALID_TRAIL)."""
+        cdef int k = self._find(836)
+        cdef int64_t v
+        cdef uint8_t kind = 48
+        if k >= 0:
+            if self.fields[k].len != 1 or (p[self.fields[k].off] != 48
+                                           and p[self.fields[k].off] != 49):
+                return self._fail(5, 836, "PegOffsetType(836) must be 0 (price) or 1 (basis "
+                                          "points)")
+            kind = p[self.fields[k].off]
+        if kind == 48:
+            if self._num(p, 211, 4, &v, False):
+                return -1
+            c.trail_amount = -v if v < 0 else v
+        else:
+            if self._num(p, 211, 0, &v, False):
+                return -1
+            if v < 0:
+                v = -v
+            c.trail_bps = <uint32_t>v if v <= 0xFFFFFFFF else 0xFFFFFFFF
+        return 0
+
+    cdef uint64_t _order_ref(self, const uint8_t *p, int32_t tag) noexcept:
+        """A tag naming an engine OrderID(37): its value, or a value no order has."""
+        cdef int k = self._find(tag)
+        cdef int64_t v
+        if k < 0:
+            return 0
+        if parse_uint(p + self.fields[k].off, self.fields[k].len, &v) != 0:
+            return 0xFFFFFFFFFFFFFFFFULL
+        return <uint64_t>v
 
     cdef int _target_order_id(self, const uint8_t *p, Command *c) except -2:
         cdef int k = self._find(37)
@@ -1154,10 +1530,12 @@ cdef class FixCodec:
         if code and code < CODE_SLOTS and g_text_len[code]:
             self._s(b"58=", 3, g_text[code], g_text_len[code])
 
-    def encode_events(self, events, Py_ssize_t n, int64_t now_ns, list tables=None):
+    def encode_events(self, events, Py_ssize_t n, int64_t now_ns, list tables=None,
+                      OrderAttrs attrs=None):
         """Append the FIX message of each of the first `n` events that belongs to this
         session (drop copy: to its accounts); returns how many.  `tables[session_id]` gives
-        other sessions' ClOrdID tables to a drop copy."""
+        other sessions' ClOrdID tables to a drop copy; `attrs` the orders' stop prices,
+        trails and the like (the gateway's OrderAttrs)."""
         cdef const uint8_t[::1] view = events.view(np.uint8)
         cdef const Event *ev = <const Event *>&view[0] if view.shape[0] else NULL
         cdef Py_ssize_t i
@@ -1177,18 +1555,21 @@ cdef class FixCodec:
                     table = tables[ev[i].session_id]
             elif ev[i].session_id != self.session_id:
                 continue
-            if self._event(&ev[i], table):
+            if self._event(&ev[i], table, attrs):
                 count += 1
         return count
 
-    cdef bint _event(self, const Event *e, StrMap table) except -1:
+    cdef bint _event(self, const Event *e, StrMap table, OrderAttrs attrs) except -1:
         cdef int64_t start
-        cdef char exec_type, ord_status
+        cdef char exec_type, ord_status, ot
         cdef uint16_t code = e.reject_code
+        cdef const OrdAttr *a = NULL
         ord_status = self._ord_status(e.status)
         if e.kind == EVENT_TYPE_EXEC_REPORT:
+            if attrs is not None and e.order_id:
+                a = attrs.find(e.order_id)
             start = self._begin(b"8", 1, self.out_seq)
-            self._reserve(1024)
+            self._reserve(2048)
             self._order_id(e.order_id)
             self._cl_ord_id(b"11=", 3, table, e.cl_ord_id)
             if e.orig_cl_ord_id:
@@ -1204,18 +1585,23 @@ cdef class FixCodec:
             if self.version == 42:
                 self._c(b"20=", 3, 51 if e.exec_type == EXEC_TYPE_ORDER_STATUS else 48)
             self._c(b"150=", 4, exec_type)
+            if exec_type == 68 and self.version == 44:      # Restated: 378 is required
+                self._c(b"378=", 4, 53)                     # 5 partial decline of OrderQty
             self._c(b"39=", 3, ord_status)
             self._name(b"1=", 2, self.account_names, e.account_id, e.account_id)
             self._name(b"55=", 3, self.symbols, e.symbol_id, e.symbol_id)
-            if e.side:
+            if e.side == SIDE_BUY or e.side == SIDE_SELL:   # a binary client may send any byte
                 self._c(b"54=", 3, 48 + e.side)
-            if e.ord_type == ORD_TYPE_MARKET:
-                self._c(b"40=", 3, 49)
-            elif e.ord_type == ORD_TYPE_LIMIT:
-                self._c(b"40=", 3, 50)
+            ot = fix_ord_type_char(e.ord_type)
+            if ot:
+                self._c(b"40=", 3, ot)
             self._i(b"38=", 3, e.qty)
-            if e.ord_type == ORD_TYPE_LIMIT:
+            if is_priced(e.ord_type):
                 self._px(b"44=", 3, e.price)
+            if e.ord_type == ORD_TYPE_TRAILING_STOP:
+                self._c(b"18=", 3, 97)                      # a: trailing stop peg
+            if a != NULL:
+                self._attrs(a, e.ord_type != ORD_TYPE_TRAILING_STOP)
             if e.tif:
                 self._c(b"59=", 3, self._tif(e.tif))
             self._i(b"32=", 3, e.last_qty)
@@ -1259,6 +1645,31 @@ cdef class FixCodec:
         self._end(start)
         self.out_seq += 1
         return True
+
+    cdef void _attrs(self, const OrdAttr *a, bint exec_inst) noexcept:
+        """The fields an ExecutionReport takes from the order's OrderAttrs (`exec_inst`:
+        whether ExecInst(18) is still to be written)."""
+        if a.stop_price:
+            self._px(b"99=", 3, a.stop_price)
+        if a.trail_amount:
+            self._px(b"211=", 4, a.trail_amount)
+        elif a.trail_bps:
+            self._u(b"211=", 4, a.trail_bps)
+            self._c(b"836=", 4, 49)                         # basis points
+        if exec_inst and a.exec_inst & EXEC_INST_POST_ONLY:
+            self._c(b"18=", 3, 54)                          # 6: participate don't initiate
+        if a.display_qty:
+            self._i(b"111=", 4, a.display_qty)
+        if a.min_qty:
+            self._i(b"110=", 4, a.min_qty)
+        if a.expire_time_ns:
+            self._tag(b"126=", 4)
+            self.out_len += format_utc_ms(a.expire_time_ns, <char *>self.out + self.out_len)
+            self._soh()
+        if a.parent_order_id:
+            self._u(b"7101=", 5, a.parent_order_id)
+        if a.oco_order_id:
+            self._u(b"7102=", 5, a.oco_order_id)
 
     cdef void _order_id(self, uint64_t order_id) noexcept:
         if order_id and order_id != 0xFFFFFFFFFFFFFFFFULL:
@@ -1309,6 +1720,11 @@ cdef class FixCodec:
             return 69
         if t == EXEC_TYPE_ORDER_STATUS:
             return ord_status if self.version == 42 else 73
+        if t == EXEC_TYPE_TRIGGERED:
+            # 4.4: L "triggered or activated by system"; 4.2 has no such value: D restated
+            return 68 if self.version == 42 else 76
+        if t == EXEC_TYPE_RESTATED:
+            return 68
         return 73
 
     cdef char _tif(self, uint8_t tif) noexcept:

@@ -120,25 +120,39 @@ class BinaryClient:
 
     # -- COMMANDS --
 
-    def send_commands(self, commands: np.ndarray) -> None:
-        """Send COMMAND_DTYPE records (one frame each, one write)."""
-        self.send_raw(encode_commands(commands))
+    def send_commands(self, commands: np.ndarray, full: bool = False) -> None:
+        """Send COMMAND_DTYPE records (one frame each, one write).  A NEW that sets a field
+        the `O` frame lacks goes as an `N` frame, a REPLACE with a stop price as `V`
+        (`full`: always `N` / `V`)."""
+        self.send_raw(encode_commands(commands, full=full))
 
-    def _one(self, kind: int, **fields) -> None:
+    def _one(self, kind: int, full: bool = False, **fields) -> None:
         rec = np.zeros(1, dtype=COMMAND_DTYPE)
         rec["kind"] = kind
         for name, value in fields.items():
             rec[name] = value
-        self.send_commands(rec)
+        self.send_commands(rec, full)
 
     def new_order(self, cl_ord_id: int, symbol: int, side: int, qty: int, price: int = 0,
                   ord_type: int = OrdType.LIMIT, tif: int = TimeInForce.DAY, account: int = 0,
-                  idem_key: uuid.UUID | None = None, strategy: int = 0, time_ns: int = 0) -> None:
+                  idem_key: uuid.UUID | None = None, strategy: int = 0, time_ns: int = 0, *,
+                  stop_price: int = 0, display_qty: int = 0, min_qty: int = 0,
+                  expire_time_ns: int = 0, trail_amount: int = 0, trail_bps: int = 0,
+                  exec_inst: int = 0, parent_order_id: int = 0, oco_order_id: int = 0,
+                  full: bool = False) -> None:
+        """Every order type: `stop_price` for STOP, STOP_LIMIT, MARKET_IF_TOUCHED and
+        LIMIT_IF_TOUCHED; `trail_amount` (price units) or `trail_bps` for TRAILING_STOP;
+        `display_qty` (iceberg), `min_qty`, `expire_time_ns` (GTD), `exec_inst`
+        (ExecInst.POST_ONLY); `parent_order_id` (OTO, bracket legs) and `oco_order_id` link
+        to earlier orders of this session by their engine order ids."""
         key = idem_key.int if idem_key is not None else 0
-        self._one(CommandType.NEW, cl_ord_id=cl_ord_id, symbol_id=symbol, side=side, qty=qty,
-                  price=price, ord_type=ord_type, tif=tif, account_id=account,
+        self._one(CommandType.NEW, full, cl_ord_id=cl_ord_id, symbol_id=symbol, side=side,
+                  qty=qty, price=price, ord_type=ord_type, tif=tif, account_id=account,
                   idem_hi=key >> 64, idem_lo=key & ((1 << 64) - 1), strategy_id=strategy,
-                  time_ns=time_ns)
+                  time_ns=time_ns, stop_price=stop_price, display_qty=display_qty,
+                  min_qty=min_qty, expire_time_ns=expire_time_ns, trail_amount=trail_amount,
+                  trail_bps=trail_bps, exec_inst=exec_inst, parent_order_id=parent_order_id,
+                  oco_order_id=oco_order_id)
 
     def cancel(self, cl_ord_id: int, orig_cl_ord_id: int = 0, order_id: int = 0,
                expected_version: int = 0, time_ns: int = 0) -> None:
@@ -146,10 +160,12 @@ class BinaryClient:
                   order_id=order_id, expected_version=expected_version, time_ns=time_ns)
 
     def replace(self, cl_ord_id: int, price: int, qty: int, orig_cl_ord_id: int = 0,
-                order_id: int = 0, expected_version: int = 0, time_ns: int = 0) -> None:
-        self._one(CommandType.REPLACE, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id,
+                order_id: int = 0, expected_version: int = 0, time_ns: int = 0, *,
+                stop_price: int = 0, full: bool = False) -> None:
+        """`stop_price` (non-zero) moves the stop of a held stop-family order (a `V` frame)."""
+        self._one(CommandType.REPLACE, full, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id,
                   order_id=order_id, price=price, qty=qty, expected_version=expected_version,
-                  time_ns=time_ns)
+                  time_ns=time_ns, stop_price=stop_price)
 
     def mass_cancel(self, cl_ord_id: int = 0, scope: int = 0, account: int = 0, symbol: int = 0,
                     side: int = 0, time_ns: int = 0) -> None:
@@ -369,6 +385,23 @@ class FixClient:
                 if predicate(m):
                     del self.received[:i + 1]
                     return m
+            if time.monotonic() >= deadline:
+                raise ClientError("timed out waiting for a message; got: "
+                                  + "; ".join(m.raw.decode(errors="replace").replace("\x01", "|")
+                                              for m in self.received[-5:]))
+            self.read(min(0.05, deadline - time.monotonic()))
+
+    def wait_for(self, predicate: Callable[[FixMessage], bool],
+                 timeout: float | None = None) -> list[FixMessage]:
+        """Every message (already read and not yet taken, or read from now on) up to the
+        first that satisfies `predicate`, that one included."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            for i, m in enumerate(self.received):
+                if predicate(m):
+                    got = self.received[:i + 1]
+                    del self.received[:i + 1]
+                    return got
             if time.monotonic() >= deadline:
                 raise ClientError("timed out waiting for a message; got: "
                                   + "; ".join(m.raw.decode(errors="replace").replace("\x01", "|")

@@ -1,8 +1,12 @@
 """`oms client`: interactive order entry against `oms serve` over the binary protocol.
 
-    buy 100 AAPL 190.05 [day|gtc|ioc] [account=FUND-A]     limit order (price `mkt`: market)
+    buy 100 AAPL 190.05 [day|gtc|ioc|fok] [account=FUND-A]  limit order (price `mkt`: market)
     sell 50 MSFT mkt
-    cancel 1003 | replace 1003 190.10 80 | status 1003
+    sell 50 AAPL mkt stop=189.50          stop (with a price: stop limit); touch=PX: if touched
+    sell 50 AAPL mkt trail=0.50           trailing stop by amount (trail=25bps: basis points)
+    buy 500 AAPL 190 display=100 min=50 postonly expire=3600   iceberg, min qty, GTD in 1 h
+    sell 50 AAPL 195 parent=7 oco=8       links to earlier orders by engine order id
+    cancel 1003 | replace 1003 190.10 80 [stop=PX] | status 1003
     masscancel [SYMBOL]                                      this session's orders
     watch [SECONDS]                                          print executions as they arrive
     quit
@@ -20,7 +24,7 @@ import time
 from oms import blotter
 from oms.client import BinaryClient, ClientError
 from oms.config import px
-from oms.layout import MassCancelScope, OrdType, Side, TimeInForce
+from oms.layout import ExecInst, MassCancelScope, OrdType, Side, TimeInForce
 
 HELP = __doc__.split("\n\n")[1]
 
@@ -60,7 +64,10 @@ class Session:
             elif verb == "cancel":
                 self.c.cancel(self._id(), orig_cl_ord_id=int(args[0]))
             elif verb == "replace":
-                self.c.replace(self._id(), px(args[1]), int(args[2]), orig_cl_ord_id=int(args[0]))
+                stop = [px(a.split("=", 1)[1]) for a in args[3:] if a.lower().startswith("stop=")]
+                self.c.replace(self._id(), 0 if args[1].lower() == "mkt" else px(args[1]),
+                               int(args[2]), orig_cl_ord_id=int(args[0]),
+                               stop_price=stop[-1] if stop else 0)
             elif verb == "status":
                 self.c.status(orig_cl_ord_id=int(args[0]))
             elif verb == "masscancel":
@@ -95,15 +102,43 @@ class Session:
     def order(self, side: Side, args: list[str]) -> None:
         qty, symbol, price = int(args[0]), self._symbol(args[1]), args[2]
         tif, account = TimeInForce.DAY, self.account
-        for extra in args[3:]:
-            if extra.lower().startswith("account="):
-                account = self.accounts[extra.split("=", 1)[1].upper()]
-            else:
-                tif = TimeInForce[extra.upper()]
         market = price.lower() == "mkt"
+        ord_type = OrdType.MARKET if market else OrdType.LIMIT
+        kw: dict[str, int] = {}
+        for extra in args[3:]:
+            key, _, value = extra.partition("=")
+            key = key.lower()
+            if key == "account":
+                account = self.accounts[value.upper()]
+            elif key in ("stop", "touch"):
+                kw["stop_price"] = px(value)
+                ord_type = {("stop", True): OrdType.STOP, ("stop", False): OrdType.STOP_LIMIT,
+                            ("touch", True): OrdType.MARKET_IF_TOUCHED,
+                            ("touch", False): OrdType.LIMIT_IF_TOUCHED}[key, market]
+            elif key == "trail":
+                ord_type = OrdType.TRAILING_STOP
+                if value.lower().endswith("bps"):
+                    kw["trail_bps"] = int(value[:-3])
+                else:
+                    kw["trail_amount"] = px(value)
+            elif key == "display":
+                kw["display_qty"] = int(value)
+            elif key == "min":
+                kw["min_qty"] = int(value)
+            elif key == "postonly":
+                kw["exec_inst"] = ExecInst.POST_ONLY
+            elif key == "expire":
+                tif = TimeInForce.GTD
+                kw["expire_time_ns"] = time.time_ns() + int(float(value) * 1e9)
+            elif key in ("parent", "oco"):
+                kw[f"{key}_order_id"] = int(value)
+            elif not value:
+                tif = TimeInForce[key.upper()]
+            else:
+                raise ValueError(f"unknown order option {extra!r}")
         cl = self._id()
-        self.c.new_order(cl, symbol, side, qty, 0 if market else px(price),
-                         OrdType.MARKET if market else OrdType.LIMIT, tif, account)
+        self.c.new_order(cl, symbol, side, qty, 0 if market else px(price), ord_type, tif,
+                         account, **kw)
         self.out(f"  sent ClOrdID {cl}")
 
 

@@ -84,7 +84,7 @@ class FixSession:
 
     def deliver(self, events, n: int, now_ns: int, tables) -> None:
         """Egress: this session's events of the batch as FIX messages."""
-        if self.codec.encode_events(events, n, now_ns, tables):
+        if self.codec.encode_events(events, n, now_ns, tables, self.gw.attrs):
             self.flush()
 
     def persist(self) -> None:

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from oms._binary import BinaryCodec
-from oms._fix import FixCodec, StrMap, configure_reject_codes
+from oms._fix import FixCodec, OrderAttrs, StrMap, configure_reject_codes
 from oms.codes import CODE_INFO
 from oms.gateway.auth import hash_password, verify_password
 from oms.gateway.binary import BinaryConnection, BinarySession
@@ -30,7 +30,7 @@ from oms.gateway.config import FixSessionConfig, ServerConfig
 from oms.gateway.fix import FixConnection, FixSession
 from oms.gateway.log import Log
 from oms.gateway.ratelimit import RateLimiter
-from oms.layout import EVENT_DTYPE
+from oms.layout import EVENT_DTYPE, OrdStatus, TimeInForce
 
 configure_reject_codes({int(code): (f"{code.name}: {info.message}", info.ord_rej_reason,
                                     info.cxl_rej_reason)
@@ -105,12 +105,30 @@ class Egress:
     def route(self, k: int) -> None:
         now = time.time_ns()
         gw = self.gw
+        gw.attrs.apply(self.buf, k)
         for sid in np.unique(self.buf["session_id"][:k]).tolist():
             s = gw.sessions_by_id.get(sid)
             if s is not None and not s.cfg.drop_copy:
                 s.deliver(self.buf, k, now, None)
         for s in gw.drop_copies:
             s.deliver(self.buf, k, now, gw.clordid_tables)
+        gw.attrs.retire(self.buf, k)
+
+
+def seed_order_attrs(attrs: OrderAttrs, orders) -> None:
+    """The attributes of the live orders of a recovered engine (ORDER_DTYPE records)."""
+    live = orders[np.isin(orders["status"], [OrdStatus.ACCEPTED, OrdStatus.PARTIALLY_FILLED,
+                                             OrdStatus.PENDING_CANCEL,
+                                             OrdStatus.PENDING_REPLACE])]
+    for o in live:
+        expire = int(o["expire_time_ns"]) if o["tif"] == TimeInForce.GTD else 0
+        fields = dict(stop_price=int(o["stop_price"]), trail_amount=int(o["trail_amount"]),
+                      trail_bps=int(o["trail_bps"]), display_qty=int(o["display_qty"]),
+                      min_qty=int(o["min_qty"]), expire_time_ns=expire,
+                      exec_inst=int(o["exec_inst"]), parent_order_id=int(o["parent_order_id"]),
+                      oco_order_id=int(o["oco_order_id"]))
+        if any(fields.values()):
+            attrs.put(int(o["order_id"]), **fields)
 
 
 class Gateway:
@@ -136,6 +154,10 @@ class Gateway:
             self.symbols.add(s.name.encode(), s.symbol_id)
         self.limiter = RateLimiter(config.rate_limits)
         self.engine = engine if engine is not None else Engine(config.engine)
+        # what FIX ExecutionReports show beyond the engine's events (StopPx, trails, ...)
+        self.attrs = OrderAttrs()
+        if not self.engine.running:
+            seed_order_attrs(self.attrs, self.engine.core.orders())
         self.sessions_by_id: dict[int, FixSession | BinarySession] = {}
         self.fix_by_comp: dict[bytes, FixSession] = {}
         self.binary_by_user: dict[str, BinarySession] = {}
@@ -184,6 +206,7 @@ class Gateway:
 
     def submit(self, commands, n: int) -> None:
         seqs = self.engine.submit_batch(commands[:n], stamp_time=False)
+        self.attrs.note(commands, n, seqs)
         self.egress.submitted(int(seqs[-1]))
 
     def verify(self, password: str, stored: str) -> asyncio.Future:
