@@ -10,6 +10,12 @@ The later section "Venue rules: self-trade prevention and pro-rata" is implement
 account stp_mode (price-time matching: cancel newest / cancel oldest / decrement, and FOK /
 min-qty availability without own orders) and symbol matching = pro-rata with
 pro_rata_min_alloc, both set by config and by SET_ACCOUNT / SET_SYMBOL.
+Triggers follow "Triggers" (trigger sources last / bid_ask / mid, absent references, the six
+groups and the "next order to trigger") and run only in the settle phase at the end of every
+command ("Settling: the end of every command"), together with the contingent queue of
+"Contingent orders: OCO, OTO and bracket" (link checks, waiting orders, cancel / activate).
+"Auctions": AT_OPEN / AT_CLOSE orders wait for their symbol's auction (held = 3), which TIMER
+runs as a uniform-price uncross with the book.
 
 Interface:
     model = ReferenceModel(config)           # oms.config.EngineConfig
@@ -50,7 +56,9 @@ from oms.layout import (
 
 COMMAND_NAMES = [n for n, _ in COMMAND_FIELDS if not n.startswith("_")]
 EVENT_NAMES = [n for n, _ in EVENT_FIELDS if not n.startswith("_")]
-ORDER_NAMES = [n for n, _ in ORDER_FIELDS if not n.startswith("_") and n not in ("prev", "next")]
+# Engine-internal order fields, not part of the compared state (docs/engine.md, "New fields").
+ENGINE_INTERNAL = frozenset({"prev", "next", "trigger_heap_pos", "expiry_heap_pos"})
+ORDER_NAMES = [n for n, _ in ORDER_FIELDS if not n.startswith("_") and n not in ENGINE_INTERNAL]
 SYMBOL_NAMES = [n for n, _ in SYMBOL_FIELDS if not n.startswith("_")]
 ACCOUNT_NAMES = [n for n, _ in ACCOUNT_FIELDS if not n.startswith("_")]
 POSITION_NAMES = [n for n, _ in POSITION_FIELDS]
@@ -63,6 +71,7 @@ TRAILING = int(OrdType.TRAILING_STOP)
 DAY, GTC, IOC = int(TimeInForce.DAY), int(TimeInForce.GTC), int(TimeInForce.IOC)
 FOK, GTD = int(TimeInForce.FOK), int(TimeInForce.GTD)
 AT_OPEN, AT_CLOSE = int(TimeInForce.AT_OPEN), int(TimeInForce.AT_CLOSE)
+AUCTION_TIFS = (AT_OPEN, AT_CLOSE)      # "Auctions": orders that wait for their auction
 ORD_TYPES = {int(v) for v in OrdType}
 TIFS = {int(v) for v in TimeInForce}
 POST_ONLY = int(ExecInst.POST_ONLY)
@@ -91,6 +100,11 @@ INT64_MAX = 2**63 - 1
 # "Venue rules" reference data (config names -> stored values).
 _MATCHING = {"price_time": 0, "pro_rata": 1}
 _STP_MODES = {"none": 0, "cancel_newest": 1, "cancel_oldest": 2, "decrement": 3}
+# "Triggers": SymbolConfig.trigger_source -> stored value.
+_TRIGGER_SOURCES = {"last": 0, "bid_ask": 1, "mid": 2}
+SRC_LAST, SRC_BID_ASK, SRC_MID = 0, 1, 2
+# Order.held (docs/engine.md, "New fields").
+HELD_NO, HELD_TRIGGER, HELD_PARENT, HELD_AUCTION = 0, 1, 2, 3
 
 
 def _sign(x: int) -> int:
@@ -182,7 +196,8 @@ class ReferenceModel:
                 open_sec=s.open_sec, close_sec=s.close_sec, defined=1, halted=int(s.halted),
                 market_protection_bps=s.market_protection_bps,
                 matching=_MATCHING[getattr(s, "matching", "price_time")],
-                pro_rata_min_alloc=getattr(s, "pro_rata_min_alloc", 1))
+                pro_rata_min_alloc=getattr(s, "pro_rata_min_alloc", 1),
+                trigger_source=_TRIGGER_SOURCES[getattr(s, "trigger_source", "last")])
         self._accounts: dict[int, dict] = {}
         for a in config.accounts:
             self._accounts[a.account_id] = dict(
@@ -198,7 +213,9 @@ class ReferenceModel:
         self._fresh_slots = 0                       # slots [0, _fresh_slots) have been used
         self._closed: deque[int] = deque()          # terminal order ids, oldest terminal first
         self._live: set[int] = set()                # ACCEPTED / PARTIALLY_FILLED order ids
-        self._held: set[int] = set()                # live stop-family orders not yet triggered
+        self._held: set[int] = set()                # held = 1: stop family not yet triggered
+        # (orders waiting for a parent, held = 2, or an auction, held = 3, are in neither the
+        # held set nor the book)
         self._cl_index: dict[tuple[int, int], int] = {}   # (session, cl_ord_id) -> order id
 
         # Idempotency: key -> [order id, insertion number, stored time]; FIFO of insertions.
@@ -210,7 +227,9 @@ class ReferenceModel:
 
         self._events: list[dict] = []
         self._cmd: dict = {}
-        self._checking: set[int] = set()            # symbols whose triggers are being checked
+        # "The contingent queue": FIFO of ("cancel", order id, code) / ("activate", order id),
+        # carried out when the command settles.
+        self._queue: deque[tuple] = deque()
 
     # -----------------------------------------------------------------------------------------
     # Accessors
@@ -308,6 +327,7 @@ class ReferenceModel:
             self._admin(c)
         else:   # unknown, including VENUE_EXEC
             self._emit(EventType.ADMIN_REPORT, 0, self._cmd_fields(), R.UNKNOWN_COMMAND)
+        self._settle()      # every command settles, including rejected ones (a no-op)
         events, self._events = self._events, []
         return events
 
@@ -374,6 +394,15 @@ class ReferenceModel:
         o["status"] = status
         self._live.discard(o["order_id"])
         self._closed.append(o["order_id"])
+        if status in (ST_CANCELLED, ST_EXPIRED):
+            # "The contingent queue": an order ends not FILLED (for any reason): cancel its
+            # OCO peer unless the peer has traded (its first trade ended this order), then
+            # its child.
+            peer = self._orders.get(o["oco_order_id"]) if o["oco_order_id"] else None
+            if peer is not None and peer["cum_qty"] == 0:
+                self._queue.append(("cancel", o["oco_order_id"], R.LINKED_ORDER_ENDED))
+            if o["child_order_id"]:
+                self._queue.append(("cancel", o["child_order_id"], R.LINKED_ORDER_ENDED))
 
     def _find_target(self, c: dict):
         if c["order_id"] != 0:
@@ -428,7 +457,7 @@ class ReferenceModel:
         return 0
 
     def _business(self, a: dict, s: dict, time_ns: int, sid: int = 0, side: int = 0,
-                  price: int = 0, exec_inst: int = 0) -> int:
+                  price: int = 0, exec_inst: int = 0, tif: int = 0) -> int:
         if self.kill_switch:
             return R.KILL_SWITCH_ACTIVE
         if not a["enabled"]:
@@ -436,7 +465,12 @@ class ReferenceModel:
         if s["halted"]:
             return R.SYMBOL_HALTED
         sec = (time_ns // NS_PER_SEC) % SECONDS_PER_DAY
-        if not (s["open_sec"] <= sec < s["close_sec"]):
+        open_now = s["open_sec"] <= sec < s["close_sec"]
+        if tif == AT_OPEN:
+            # "Auctions": an at-the-open order is taken only while the session is closed
+            if open_now:
+                return R.NOT_IN_AUCTION_PHASE
+        elif not open_now:
             return R.MARKET_CLOSED
         if exec_inst & POST_ONLY:
             # issue 3: "a POST_ONLY order that would trade on entry" (after MARKET_CLOSED).
@@ -594,6 +628,7 @@ class ReferenceModel:
     def _trade(self, o: dict, r: dict, q: int, px: int, t: int, s: dict) -> None:
         trade_id = self.next_trade_id
         self.next_trade_id += 1
+        first = {o["order_id"]: o["cum_qty"] == 0, r["order_id"]: r["cum_qty"] == 0}
         self._apply_fill(o, q, px, t)
         self._apply_fill(r, q, px, t)
         # When one match fills both, the aggressor becomes terminal first (so it is the
@@ -607,6 +642,17 @@ class ReferenceModel:
                    last_px=px, last_qty=q, trade_id=trade_id)
         self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(r),
                    last_px=px, last_qty=q, trade_id=trade_id)
+        # "The contingent queue": each fill queues its order's actions, the aggressor's
+        # fill first, then the resting order's: its first fill cancels its OCO peer, then,
+        # when it is now FILLED, its child is activated.
+        for x in (o, r):
+            self._queue_fill_actions(x, first[x["order_id"]])
+
+    def _queue_fill_actions(self, x: dict, first_fill: bool) -> None:
+        if first_fill and x["oco_order_id"]:
+            self._queue.append(("cancel", x["oco_order_id"], R.OCO_PEER_TRADED))
+        if x["status"] == ST_FILLED and x["child_order_id"]:
+            self._queue.append(("activate", x["child_order_id"]))
 
     def _decrement(self, o: dict, d: int) -> None:
         """Venue rules, STP *decrement*: qty and leaves lose d, version += 1, reservation
@@ -678,12 +724,13 @@ class ReferenceModel:
         return p
 
     def _unbook(self, o: dict) -> None:
-        """Take the order out of its book level, or out of the held set (held = 0: the OMS no
-        longer holds it; docs/engine.md is silent, the engine reads it so too).  An iceberg's
-        display_leaves is left as it was."""
+        """Take the order out of its book level, out of the held set, or out of waiting
+        (held = 0: "Leaving the held set by cancel, expiry or mass cancel also sets held = 0";
+        a waiting order that ends is read the same way).  An iceberg's display_leaves is left
+        as it was."""
         if o["held"]:
             self._held.discard(o["order_id"])
-            o["held"] = 0
+            o["held"] = HELD_NO
             return
         side = self._own_side(o)
         if side.contains(o["price"], o["order_id"]):
@@ -720,10 +767,9 @@ class ReferenceModel:
 
     def _work(self, o: dict, replace: bool = False) -> None:
         """issue 3, "Working an order": the aggressive phase (FOK, min_qty, match up to the
-        limit), then rest or cancel the leaves; then, if it traded, check the triggers.  A
-        replace skips the FOK and min_qty rules."""
+        limit), then rest or cancel the leaves.  A replace skips the FOK and min_qty rules.
+        (Triggers are not checked here: only when the command settles.)"""
         limit = self._limit(o)
-        traded = False
         skip = False
         if not replace:
             opp = self._opposite_side(o)
@@ -737,14 +783,12 @@ class ReferenceModel:
                 return
             skip = o["min_qty"] > 0 and available < min(o["min_qty"], o["leaves_qty"])
         if not skip:
-            traded = self._match(o, limit)
+            self._match(o, limit)
         if o["leaves_qty"] > 0:
             if o["ord_type"] in MARKET_LIKE or o["tif"] in (IOC, FOK):
                 self._cancel_order(o)
             else:
                 self._rest(o)
-        if traded:
-            self._check_triggers(o["symbol_id"])
 
     # --- triggers -----------------------------------------------------------------------------
 
@@ -758,43 +802,153 @@ class ReferenceModel:
             return ref >= o["trigger_px"] if o["side"] == BUY else ref <= o["trigger_px"]
         return ref <= o["trigger_px"] if o["side"] == BUY else ref >= o["trigger_px"]
 
-    def _check_triggers(self, sid: int) -> None:
-        """issue 3, "Triggers": scan the symbol's held orders in increasing order id (moving
-        trailing stops first); a triggered order is worked, then the scan starts again from
-        the lowest id, until a whole scan triggers nothing.  A check requested while one is
-        running for the symbol (by the trades of a triggered order) is the running check's
-        restart, which follows at once."""
-        if sid in self._checking:
+    def _reference(self, sid: int, side: int):
+        """"Triggers", References: the reference of a held order of `side`, None if absent.
+        last: ref_price (absent when 0); bid_ask: a BUY reads the best ask, a SELL the best
+        bid (absent when that side has no level); mid: (best bid + best ask) // 2 (absent when
+        either side has no level)."""
+        s = self._symbols[sid]
+        src = s["trigger_source"]
+        if src == SRC_LAST:
+            return s["ref_price"] if s["ref_price"] != 0 else None
+        bids, asks = self._book_sides(sid)
+        if src == SRC_BID_ASK:
+            return asks.best() if side == BUY else bids.best()
+        bid, ask = bids.best(), asks.best()
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) // 2
+
+    def _move_trailing(self, o: dict, ref: int) -> None:
+        """"Trailing stops": SELL: ref - offset if that is above trigger_px; BUY: ref + offset
+        if below."""
+        off = self._trail_offset(o, ref)
+        if o["side"] == SELL:
+            if ref - off > o["trigger_px"]:
+                o["trigger_px"] = ref - off
+        elif ref + off < o["trigger_px"]:
+            o["trigger_px"] = ref + off
+
+    # The six groups: (side, types) -> True when ordered by trigger_px ascending (fires when
+    # ref >= trigger_px), False when descending (fires when ref <= trigger_px); then order id.
+    _GROUPS = [
+        (BUY, (STOP, STOP_LIMIT), True),      # buy stops
+        (BUY, (MIT, LIT), False),             # buy touches
+        (BUY, (TRAILING,), True),             # buy trailing
+        (SELL, (STOP, STOP_LIMIT), False),    # sell stops
+        (SELL, (MIT, LIT), True),             # sell touches
+        (SELL, (TRAILING,), False),           # sell trailing
+    ]
+
+    def _examine(self, sid: int):
+        """"Triggers": examining a symbol: first move all its held trailing stops (each with
+        its side's reference, when present); then its next order to trigger is, among the
+        first orders of its six groups that fire, the one with the lowest order id."""
+        held = [self._orders[i] for i in sorted(self._held)
+                if self._orders[i]["symbol_id"] == sid]
+        for o in held:
+            if o["ord_type"] == TRAILING:
+                ref = self._reference(sid, o["side"])
+                if ref is not None:
+                    self._move_trailing(o, ref)
+        candidates = []
+        for side, types, ascending in self._GROUPS:
+            group = [o for o in held if o["side"] == side and o["ord_type"] in types]
+            if not group:
+                continue
+            if ascending:
+                first = min(group, key=lambda o: (o["trigger_px"], o["order_id"]))
+            else:
+                first = min(group, key=lambda o: (-o["trigger_px"], o["order_id"]))
+            ref = self._reference(sid, side)
+            if ref is not None and self._fires(first, ref):
+                candidates.append(first)
+        if not candidates:
+            return None
+        return min(candidates, key=lambda o: o["order_id"])
+
+    def _trigger(self, o: dict) -> None:
+        """"Triggering" an order: out of the held set, held = 0, a new priority, version + 1,
+        TRIGGERED, then worked as on entry."""
+        self._held.discard(o["order_id"])
+        o["held"] = HELD_NO
+        o["priority"] = self._take_priority()    # joins the market now
+        o["version"] += 1
+        o["updated_ns"] = self._cmd["time_ns"]
+        self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED, self._order_fields(o))
+        self._work(o)
+
+    def _hold_or_work(self, o: dict) -> bool:
+        """After the NEW report (or an activation): a stop-family order is held with
+        trigger_px = stop_price (TRAILING_STOP: from its side's reference); any other order is
+        worked.  Returns False when a trailing stop's reference is absent (nothing done)."""
+        if o["ord_type"] in STOP_FAMILY:
+            if o["ord_type"] == TRAILING:
+                ref = self._reference(o["symbol_id"], o["side"])
+                if ref is None:
+                    return False
+                off = self._trail_offset(o, ref)
+                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
+            else:
+                o["trigger_px"] = o["stop_price"]
+            o["held"] = HELD_TRIGGER
+            self._held.add(o["order_id"])
+        else:
+            self._work(o)
+        return True
+
+    # --- settling and the contingent queue ----------------------------------------------------
+
+    def _settle(self) -> None:
+        """"Settling: the end of every command": until neither kind is left, carry out the
+        contingent queue (FIFO); when it is empty, examine every symbol (moving its trailing
+        stops) and, of those that then have a next order to trigger, the one with the lowest
+        symbol id triggers it (then back to the queue)."""
+        while True:
+            if self._queue:
+                action = self._queue.popleft()
+                if action[0] == "cancel":
+                    self._contingent_cancel(action[1], action[2])
+                else:
+                    self._activate(action[1])
+                continue
+            found = [o for o in (self._examine(sid) for sid in sorted(self._symbols))
+                     if o is not None]
+            if not found:
+                return
+            self._trigger(found[0])
+
+    def _contingent_cancel(self, oid: int, code: int) -> None:
+        """*cancel*(id, code): if still known and live, cancelled exactly as by CANCEL (no
+        ClOrdID substitution), CANCELED with reject_code = code; its end queues further
+        actions."""
+        o = self._orders.get(oid)
+        if o is None or o["status"] not in LIVE_STATUSES:
             return
-        self._checking.add(sid)
-        try:
-            s = self._symbols[sid]
-            fired = True
-            while fired:
-                fired = False
-                for oid in sorted(i for i in self._held if self._orders[i]["symbol_id"] == sid):
-                    o = self._orders[oid]
-                    ref = s["ref_price"]
-                    if o["ord_type"] == TRAILING:
-                        off = self._trail_offset(o, ref)
-                        if o["side"] == SELL:
-                            if ref - off > o["trigger_px"]:
-                                o["trigger_px"] = ref - off
-                        elif ref + off < o["trigger_px"]:
-                            o["trigger_px"] = ref + off
-                    if self._fires(o, ref):
-                        self._held.discard(oid)
-                        o["held"] = 0
-                        o["priority"] = self._take_priority()    # joins the market now
-                        o["version"] += 1
-                        o["updated_ns"] = self._cmd["time_ns"]   # as with every version bump
-                        self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED,
-                                   self._order_fields(o))
-                        self._work(o)
-                        fired = True
-                        break
-        finally:
-            self._checking.discard(sid)
+        self._cancel_order(o, code)
+
+    def _activate(self, oid: int) -> None:
+        """*activate*(id): if still known, live and waiting: held = 0, a new priority,
+        version + 1, TRIGGERED; then as at acceptance (held with its trigger, or worked as on
+        entry); a TRAILING_STOP whose side's reference is absent is cancelled instead
+        (NO_REFERENCE_PRICE).  Then, if it is still live with cum_qty == 0 and its OCO peer
+        waits for the same parent, the peer is activated the same way, at once.  No NEW check
+        is repeated."""
+        o = self._orders.get(oid)
+        if o is None or o["status"] not in LIVE_STATUSES or o["held"] != HELD_PARENT:
+            return
+        o["held"] = HELD_NO
+        o["priority"] = self._take_priority()
+        o["version"] += 1
+        o["updated_ns"] = self._cmd["time_ns"]
+        self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED, self._order_fields(o))
+        if not self._hold_or_work(o):
+            self._cancel_order(o, R.NO_REFERENCE_PRICE)
+        if o["oco_order_id"] and o["status"] in LIVE_STATUSES and o["cum_qty"] == 0:
+            peer = self._orders.get(o["oco_order_id"])
+            if (peer is not None and peer["held"] == HELD_PARENT
+                    and peer["parent_order_id"] == o["parent_order_id"]):
+                self._activate(peer["order_id"])
 
     # -----------------------------------------------------------------------------------------
     # NEW
@@ -811,7 +965,7 @@ class ReferenceModel:
             return R.INVALID_ORD_TYPE
         if tif not in TIFS:
             return R.INVALID_TIF
-        if tif in (AT_OPEN, AT_CLOSE):
+        if tif in AUCTION_TIFS and ot not in (MARKET, LIMIT):
             return R.UNSUPPORTED_TIF
         if qty < 1 or qty > MAX_QTY:
             return R.INVALID_QTY
@@ -832,9 +986,10 @@ class ReferenceModel:
         elif ta != 0 or tb != 0:
             return R.INVALID_TRAIL
         dq = c["display_qty"]
-        if dq != 0 and not (1 <= dq < qty and ot in PRICED and tif not in (IOC, FOK)):
+        if dq != 0 and not (1 <= dq < qty and ot in PRICED
+                            and tif not in (IOC, FOK, AT_OPEN, AT_CLOSE)):
             return R.INVALID_DISPLAY_QTY
-        if not (0 <= c["min_qty"] <= qty):
+        if not (0 <= c["min_qty"] <= qty) or (c["min_qty"] != 0 and tif in AUCTION_TIFS):
             return R.INVALID_MIN_QTY
         if tif == GTD:
             if c["expire_time_ns"] <= c["time_ns"]:
@@ -842,7 +997,8 @@ class ReferenceModel:
         elif c["expire_time_ns"] != 0:
             return R.INVALID_EXPIRE_TIME
         ei = c["exec_inst"]
-        if ei & ~POST_ONLY or (ei & POST_ONLY and not (ot == LIMIT and tif not in (IOC, FOK))):
+        if ei & ~POST_ONLY or (ei & POST_ONLY and not (
+                ot == LIMIT and tif not in (IOC, FOK, AT_OPEN, AT_CLOSE))):
             return R.INVALID_EXEC_INST
         if self._account(c["account_id"]) is None:
             return R.UNKNOWN_ACCOUNT
@@ -892,6 +1048,10 @@ class ReferenceModel:
         if (c["session_id"], c["cl_ord_id"]) in self._cl_index:
             return self._reject_new(R.DUPLICATE_CL_ORD_ID)
 
+        code, waits = self._link_checks(c)
+        if code:
+            return self._reject_new(code)
+
         s = self._symbols[c["symbol_id"]]
         a = self._accounts[c["account_id"]]
         ot = c["ord_type"]
@@ -899,7 +1059,12 @@ class ReferenceModel:
                               c["display_qty"], c["min_qty"])
         if code:
             return self._reject_new(code)
-        code = self._business(a, s, t, c["symbol_id"], c["side"], c["price"], c["exec_inst"])
+        # "Trailing stops": a TRAILING_STOP NEW whose side's reference is absent (semantic,
+        # after the market-like reference check).
+        if ot == TRAILING and self._reference(c["symbol_id"], c["side"]) is None:
+            return self._reject_new(R.NO_REFERENCE_PRICE)
+        code = self._business(a, s, t, c["symbol_id"], c["side"], c["price"], c["exec_inst"],
+                              c["tif"])
         if code:
             return self._reject_new(code)
         p = self._peek_position(c["account_id"], c["symbol_id"])
@@ -913,6 +1078,11 @@ class ReferenceModel:
             return self._reject_new(R.ORDER_STORE_FULL)
         if len(self._idem_fifo) >= self.idem_capacity:
             return self._reject_new(R.IDEMPOTENCY_TABLE_FULL)
+        # The linked orders, looked up before allocation (a FILLED parent may be evicted by
+        # it; a waiting order's parent and an OCO peer are live, so never evicted).
+        parent_id, peer_id = c["parent_order_id"], c["oco_order_id"]
+        parent = self._orders.get(parent_id) if waits else None
+        peer = self._orders.get(peer_id) if peer_id else None
 
         # Create: slot (evicting the oldest terminal order if no fresh slot is left).
         if self._fresh_slots < self.max_orders:
@@ -950,7 +1120,8 @@ class ReferenceModel:
             tif=tif, status=ST_ACCEPTED,        # PENDING -> VALIDATED -> ROUTED -> ACCEPTED
             priority=self._take_priority(), display_leaves=0, risk_px=px,
             trail_amount=c["trail_amount"], trail_bps=c["trail_bps"], exec_inst=c["exec_inst"],
-            held=0, trigger_px=0)
+            held=0, trigger_px=0, parent_order_id=parent_id, oco_order_id=peer_id,
+            child_order_id=0)
         o["_slot"] = slot
         self._orders[oid] = o
         self._live.add(oid)
@@ -958,22 +1129,57 @@ class ReferenceModel:
         self._idem_insertions += 1
         self._idem[key] = [oid, self._idem_insertions, t]
         self._idem_fifo.append((key, self._idem_insertions, t))
+        # "Contingent orders", at acceptance: the peer links back (no event, no version
+        # change); a waiting order becomes its parent's child if the parent has none.
+        if peer is not None:
+            peer["oco_order_id"] = oid
+        if waits:
+            o["held"] = HELD_PARENT
+            if parent["child_order_id"] == 0:
+                parent["child_order_id"] = oid
         self._reserve(o)
         self._emit(EventType.EXEC_REPORT, ExecType.NEW, self._order_fields(o))
 
-        if ot in STOP_FAMILY:
-            # Held by the OMS, not sent to the venue, until its trigger.
-            o["held"] = 1
-            self._held.add(oid)
-            if ot == TRAILING:
-                ref = s["ref_price"]
-                off = self._trail_offset(o, ref)
-                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
-            else:
-                o["trigger_px"] = c["stop_price"]
-            self._check_triggers(c["symbol_id"])
-        else:
-            self._work(o)
+        if tif in AUCTION_TIFS:
+            o["held"] = HELD_AUCTION        # "Auctions": waits for its auction
+        elif not waits:
+            # Held by the OMS, not sent to the venue, until its trigger; or worked.  (The
+            # trailing reference was checked above, and nothing has changed it since.)
+            assert self._hold_or_work(o)
+
+    def _link_checks(self, c: dict) -> tuple[int, bool]:
+        """"NEW: link checks" -> (reject code or 0, whether the new order waits)."""
+        sess, acct = c["session_id"], c["account_id"]
+        pid, xid = c["parent_order_id"], c["oco_order_id"]
+        waits = False
+        # 0. an auction order does not wait itself (it may be a parent or an OCO peer)
+        if c["tif"] in AUCTION_TIFS and (pid != 0 or xid != 0):
+            return R.LINK_NOT_ALLOWED, False
+        if pid != 0:
+            p = self._orders.get(pid)
+            if p is None or p["session_id"] != sess or p["account_id"] != acct:
+                return R.UNKNOWN_LINKED_ORDER, False
+            if p["status"] in (ST_CANCELLED, ST_EXPIRED, ST_REJECTED):
+                return R.LINKED_ORDER_DONE, False
+            if p["held"] == HELD_PARENT:
+                return R.LINK_NOT_ALLOWED, False
+            waits = p["status"] in LIVE_STATUSES
+            if waits and p["child_order_id"] != 0 and xid != p["child_order_id"]:
+                return R.LINK_NOT_ALLOWED, False
+        if xid != 0:
+            x = self._orders.get(xid)
+            if x is None or x["session_id"] != sess or x["account_id"] != acct:
+                return R.UNKNOWN_LINKED_ORDER, False
+            if x["status"] not in LIVE_STATUSES or x["cum_qty"] > 0:
+                return R.LINKED_ORDER_DONE, False
+            if x["oco_order_id"] != 0:
+                return R.LINK_NOT_ALLOWED, False
+            x_waits = x["held"] == HELD_PARENT
+            if x_waits and (not waits or x["parent_order_id"] != pid):
+                return R.LINK_NOT_ALLOWED, False
+            if not x_waits and waits:
+                return R.LINK_NOT_ALLOWED, False
+        return 0, waits
 
     # -----------------------------------------------------------------------------------------
     # CANCEL / REPLACE / STATUS
@@ -1015,7 +1221,8 @@ class ReferenceModel:
             return self._cancel_reject(o, rt, R.STALE_VERSION)
         qty, price = c["qty"], c["price"]
         ot = o["ord_type"]
-        held = bool(o["held"])
+        # A waiting order (held = 2) is replaced by the same rules as a held one.
+        held = o["held"] != HELD_NO
         if qty < 1 or qty > MAX_QTY:
             return self._cancel_reject(o, rt, R.INVALID_QTY)
         # issue 3: a held order of an unpriced type is replaced with price 0; every other
@@ -1047,7 +1254,7 @@ class ReferenceModel:
         # "business checks of NEW (kill switch, account enabled, halted, session hours)": the
         # four listed, not POST_ONLY_WOULD_TRADE (the engine's reading: a post-only order
         # replaced to a crossing price trades).
-        code = self._business(a, s, c["time_ns"])
+        code = self._business(a, s, c["time_ns"], tif=o["tif"])
         if code:
             return self._cancel_reject(o, rt, code)
         p = self._peek_position(o["account_id"], o["symbol_id"])
@@ -1091,9 +1298,7 @@ class ReferenceModel:
         o["status"] = ST_ACCEPTED if o["cum_qty"] == 0 else ST_PARTIAL
         self._reserve(o)
         self._emit(EventType.EXEC_REPORT, ExecType.REPLACED, self._order_fields(o))
-        if held:
-            self._check_triggers(o["symbol_id"])
-        elif rework:
+        if rework:
             # Not as entry (no FOK / min_qty): trades if it now crosses, else rests by priority.
             self._work(o, replace=True)
 
@@ -1137,12 +1342,22 @@ class ReferenceModel:
             self._emit(EventType.ADMIN_REPORT, 0, self._cmd_fields(), R.INVALID_PRICE)
         else:
             s["ref_price"] = c["price"]
-            self._check_triggers(c["symbol_id"])
+
+    def _instant_passed(self, sec: int, t: int) -> bool:
+        """Whether an instant day * D + sec * 10^9 lies in (last_timer_ns, t] (exact)."""
+        at = sec * NS_PER_SEC
+        latest = (t - at) // DAY_NS * DAY_NS + at       # the latest such instant <= t
+        return latest > self.last_timer_ns
 
     def _timer(self, c: dict) -> None:
-        """issue 3, "TIMER": expire DAY / GTD orders in (expire_time_ns, order id) order, then
-        revalidate the GTC orders of every symbol whose session opened in (last_timer_ns, T]."""
+        """issue 3, "TIMER", and "Auctions": the closing auctions of the symbols whose
+        session closed in (last_timer_ns, T]; expiry of DAY / GTD orders in (expire_time_ns,
+        order id) order; revalidation of the GTC orders of every symbol whose session opened
+        in (last_timer_ns, T]; then the opening auctions of those symbols."""
         t = c["time_ns"]
+        for sid in sorted(self._symbols):
+            if self._instant_passed(self._symbols[sid]["close_sec"], t):
+                self._run_auction(sid, AT_CLOSE)
         due = sorted((self._orders[i]["expire_time_ns"], i) for i in self._live
                      if 0 < self._orders[i]["expire_time_ns"] <= t)
         for _, oid in due:
@@ -1165,7 +1380,95 @@ class ReferenceModel:
                     self._cancel_order(o, R.ACCOUNT_DISABLED)
                 elif s["halted"]:
                     self._cancel_order(o, R.SYMBOL_HALTED)
+        for sid in sorted(self._symbols):
+            if self._instant_passed(self._symbols[sid]["open_sec"], t):
+                self._run_auction(sid, AT_OPEN)
         self.last_timer_ns = max(self.last_timer_ns, t)
+
+    # --- auctions -----------------------------------------------------------------------------
+
+    def _run_auction(self, sid: int, tif: int) -> None:
+        """"Auctions": a symbol's auction of `tif` (none without waiting orders of that TIF);
+        halted: its waiting orders are cancelled with SYMBOL_HALTED; else the uncross, then
+        every waiting order of the TIF that is left is cancelled (code 0), in increasing
+        order id."""
+        def waiting():
+            return [self._orders[i] for i in sorted(self._live)
+                    if self._orders[i]["symbol_id"] == sid
+                    and self._orders[i]["held"] == HELD_AUCTION and self._orders[i]["tif"] == tif]
+        orders = waiting()
+        if not orders:
+            return
+        if self._symbols[sid]["halted"]:
+            for o in orders:
+                self._cancel_order(o, R.SYMBOL_HALTED)
+            return
+        self._uncross(sid, orders)
+        for o in waiting():
+            self._cancel_order(o)
+
+    def _uncross(self, sid: int, waiting: list[dict]) -> None:
+        """"Uncrossing": a uniform-price call auction of the waiting orders with the whole
+        book (whole leaves).  The price maximises the volume min(D, S); ties: the smallest
+        |D - S|, then (ref > 0) the nearest to ref, then the lowest.  The eligible buys
+        (limit descending, MARKET first, then priority) and sells (limit ascending, MARKET
+        first, then priority) are paired off from their heads at that price."""
+        s = self._symbols[sid]
+        bids, asks = self._book_sides(sid)
+        book = [self._orders[i] for side in (bids, asks) for lvl in side.levels.values()
+                for _, i in lvl]
+        parts = waiting + book
+        buys = [o for o in parts if o["side"] == BUY]
+        sells = [o for o in parts if o["side"] == SELL]
+
+        def limit(o):           # None: a MARKET order (buy +infinity, sell -infinity)
+            return None if o["ord_type"] == MARKET else o["price"]
+
+        def buys_at(p):
+            return [o for o in buys if limit(o) is None or limit(o) >= p]
+
+        def sells_at(p):
+            return [o for o in sells if limit(o) is None or limit(o) <= p]
+
+        ref = s["ref_price"]
+        candidates = {limit(o) for o in parts if limit(o) is not None}
+        if ref > 0:
+            candidates.add(ref)
+        best = None
+        for p in sorted(candidates):
+            d = sum(o["leaves_qty"] for o in buys_at(p))
+            sv = sum(o["leaves_qty"] for o in sells_at(p))
+            key = (-min(d, sv), abs(d - sv), abs(p - ref) if ref > 0 else 0, p)
+            if best is None or key < best[0]:
+                best = (key, p)
+        if best is None or best[0][0] == 0:
+            return                          # the largest volume is 0: nothing trades
+        p = best[1]
+        volume = -best[0][0]
+        eb = sorted(buys_at(p), key=lambda o: (limit(o) is not None, -(limit(o) or 0),
+                                               o["priority"]))
+        es = sorted(sells_at(p), key=lambda o: (limit(o) is not None, limit(o) or 0,
+                                                o["priority"]))
+        t = self._cmd["time_ns"]
+        i = j = 0
+        while volume > 0:
+            b, o = eb[i], es[j]
+            q = min(b["leaves_qty"], o["leaves_qty"])
+            # exactly as a price-time match: the buy's fill and TRADE first, then the sell's
+            self._trade(b, o, q, p, t, s)
+            volume -= q
+            for x in (b, o):
+                if x["held"] == HELD_AUCTION:
+                    if x["leaves_qty"] == 0:
+                        x["held"] = HELD_NO             # a filled waiting order
+                elif x["leaves_qty"] == 0:
+                    self._own_side(x).remove(x["price"], x["order_id"])
+                elif x["display_qty"] > 0:              # partly filled, stays where it is
+                    x["display_leaves"] = min(x["display_qty"], x["leaves_qty"])
+            if b["leaves_qty"] == 0:
+                i += 1
+            if o["leaves_qty"] == 0:
+                j += 1
 
     def _admin(self, c: dict) -> None:
         op = c["admin_op"]
@@ -1180,11 +1483,13 @@ class ReferenceModel:
             # venue rules: matching from flags (0/1), pro_rata_min_alloc from strategy_id
             # (0 taken as 1)
             matching, min_alloc = c["flags"], c["strategy_id"] or 1
+            trigger_source = c["exec_inst"]      # "Triggers": 0..2, above 2 invalid
             open_sec, close_sec = c["order_id"], c["orig_cl_ord_id"]   # unsigned
             ok = (c["symbol_id"] < self.max_symbols and tick >= 1 and lot >= 1
                   and 1 <= mn <= mx <= MAX_QTY and 0 <= ref <= MAX_PRICE
                   and 0 <= collar <= 10000 and open_sec < close_sec <= SECONDS_PER_DAY
-                  and 0 <= protection <= 10000 and matching in (0, 1))
+                  and 0 <= protection <= 10000 and matching in (0, 1)
+                  and trigger_source <= 2)
             if ok:
                 old = self._symbols.get(c["symbol_id"])
                 halted = old["halted"] if old is not None else 0
@@ -1192,7 +1497,7 @@ class ReferenceModel:
                     tick_size=tick, lot_size=lot, min_qty=mn, max_qty=mx, ref_price=ref,
                     collar_bps=collar, open_sec=open_sec, close_sec=close_sec, defined=1,
                     halted=halted, market_protection_bps=protection, matching=matching,
-                    pro_rata_min_alloc=min_alloc)
+                    pro_rata_min_alloc=min_alloc, trigger_source=trigger_source)
             else:
                 code = R.INVALID_ADMIN
         elif op == AdminOp.SET_ACCOUNT:

@@ -22,7 +22,15 @@ orders that exist (live or terminal) and NEWs at resting orders (same account; j
 their level or crossing it at their price) so that self-trade prevention (accounts with each stp_mode, from config
 and SET_ACCOUNT) and pro-rata symbols (various minimum allocations, from config and
 SET_SYMBOL) see plenty of crossing; the comparison runs its own fresh model, so a model bug
-cannot hide behind the generator.
+cannot hide behind the generator.  Triggers and contingent orders: symbols compare their held
+orders with the last trade, the bid/ask or the mid (config, and SET_SYMBOL's exec_inst with
+invalid values too); NEWs link to recent orders of the same session and account as OTO
+children (mostly exits on the other side: take-profit limits and stop-losses), OCO peers and
+a bracket's second leg (the parent's waiting child as its OCO peer), and sometimes break a
+link rule (unknown or foreign ids, ended or traded orders, already linked or waiting ones).
+Auctions: AT_OPEN orders while their symbol's session is closed and AT_CLOSE orders while it
+is open (MARKET and LIMIT, sometimes another type or the wrong phase), uncrossed with the book
+by TIMER commands past the session's close and open.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ import random
 
 from hypothesis import strategies as st
 
-from model import (AT_CLOSE, AT_OPEN, FOK, GTC, GTD, IOC, LIMIT, LIT, MARKET, MIT, POST_ONLY,
-                   PRICED, STOP, STOP_LIMIT, TRAILING, WITH_STOP_PRICE, ReferenceModel)
+from model import (AT_CLOSE, AT_OPEN, FOK, GTC, GTD, HELD_PARENT, IOC, LIMIT, LIT,
+                   LIVE_STATUSES, MARKET, MIT, POST_ONLY, PRICED, ST_FILLED, STOP, STOP_LIMIT,
+                   TRAILING, WITH_STOP_PRICE, ReferenceModel)
 from model import DAY as TIF_DAY
 from oms.config import LIMIT_MAX, AccountConfig, EngineConfig, SymbolConfig
 from oms.layout import (
@@ -127,6 +136,12 @@ def _venue_matching(src) -> dict:
     return {}
 
 
+def _trigger_source(src) -> dict:
+    """Triggers: the reference held orders compare with (half of the symbols the last trade)."""
+    source = src.weighted([(4, "last"), (2, "bid_ask"), (2, "mid")])
+    return {} if source == "last" else dict(trigger_source=source)
+
+
 def gen_config(src) -> EngineConfig:
     max_symbols = src.int(2, 5)
     n_sym = src.int(2, min(3, max_symbols))
@@ -139,13 +154,13 @@ def gen_config(src) -> EngineConfig:
         max_qty = src.pick([1_000, 100, 40])
         ref = src.pick(REF_PRICES)
         collar = src.pick([0, 500, 2_000, 50])
-        hours = src.weighted([(14, (0, 86_400)), (2, (9 * 3600, 17 * 3600)), (1, (0, 3_600))])
+        hours = src.weighted([(12, (0, 86_400)), (3, (9 * 3600, 17 * 3600)), (2, (0, 3_600))])
         symbols.append(SymbolConfig(
             sid, f"S{sid}", tick_size=tick, lot_size=lot, min_qty=min_qty,
             max_qty=max(max_qty, min_qty), ref_price=ref, collar_bps=collar,
             open_sec=hours[0], close_sec=hours[1], halted=src.chance(4),
             market_protection_bps=src.weighted([(6, 0), (2, 100), (1, 500), (1, 10_000)]),
-            **_venue_matching(src)))
+            **_venue_matching(src), **_trigger_source(src)))
     max_accounts = src.int(2, 5)
     n_acc = src.int(2, min(4, max_accounts))
     first_acc = src.int(0, max_accounts - n_acc)
@@ -268,6 +283,14 @@ class _Gen:
             return s.pick([ref * 2, ref // 2 - (ref // 2) % tick, ref + 10 * tick])
         return s.int(1, 30_000)
 
+    def reference_price(self, sid, side) -> int:
+        """The trigger reference of `side` in symbol `sid` (0 if absent or not a bid_ask /
+        mid symbol)."""
+        m = self.model
+        if sid not in m._symbols or m._symbols[sid]["trigger_source"] == 0 or side not in (1, 2):
+            return 0
+        return m._reference(sid, side) or 0
+
     def qty(self, sid) -> int:
         s = self.src
         sym = self._sym(sid)
@@ -385,25 +408,141 @@ class _Gen:
             cmd["cl_ord_id"] = s.int(0, 3)
         return {k: v for k, v in cmd.items() if v != 0 or k in ("kind", "time_ns")}
 
+    # --- contingent links ---------------------------------------------------------------------
+
+    def link(self):
+        """Contingent orders: None (no link), or (parent order or None, OCO peer order or None,
+        parent_order_id, oco_order_id, role).  Mostly valid links among the recent orders (the
+        NEW then takes their session and account), sometimes a broken rule."""
+        s = self.src
+        m = self.model
+        kind = s.weighted([(64, None), (12, "oto"), (7, "oco"), (10, "bracket"), (7, "bad")])
+        if kind is None or not m._orders:
+            return None
+        recent = [m._orders[i] for i in sorted(m._orders)[-12:]]
+        live = [o for o in recent if o["status"] in LIVE_STATUSES]
+        free = [o for o in live if o["held"] != HELD_PARENT]
+        if kind == "oto":
+            # a live parent without a child yet (its child waits); sometimes a FILLED one (the
+            # child is worked at once)
+            cands = [o for o in free if o["child_order_id"] == 0]
+            resting = [o for o in cands if not o["held"] and o["ord_type"] in PRICED]
+            if resting and s.chance(60):
+                cands = resting
+            if s.chance(15) or not cands:
+                cands = [o for o in recent if o["status"] == ST_FILLED] or cands
+            if not cands:
+                return None
+            p = s.pick(cands)
+            return p, None, p["order_id"], 0, "exit"
+        if kind == "oco":
+            cands = [o for o in free if o["cum_qty"] == 0 and o["oco_order_id"] == 0]
+            if not cands:
+                return None
+            x = s.pick(cands)
+            return x, x, 0, x["order_id"], "peer"
+        if kind == "bracket":
+            # the second leg: same parent, the parent's waiting child as OCO peer
+            cands = [o for o in recent if o["held"] == HELD_PARENT and o["oco_order_id"] == 0
+                     and m._orders.get(o["parent_order_id"]) is not None
+                     and m._orders[o["parent_order_id"]]["child_order_id"] == o["order_id"]]
+            if not cands:
+                return None
+            c = s.pick(cands)
+            return (m._orders[c["parent_order_id"]], c, c["parent_order_id"], c["order_id"],
+                    "stop_loss")
+        # a broken rule
+        how = s.pick(["unknown", "foreign", "ended", "traded", "linked", "waiting", "child",
+                      "mixed", "any"])
+        ids = sorted(m._orders)
+        anyo = m._orders[s.pick(ids)]
+        if how == "unknown":                        # UNKNOWN_LINKED_ORDER
+            bad = s.pick([m.next_order_id, m.next_order_id + 3, U64])
+            if s.chance(50):
+                return anyo, None, bad, 0, "exit"
+            return anyo, None, 0, bad, "peer"
+        if how == "foreign":                        # another session or account
+            return None, None, *s.pick([(anyo["order_id"], 0), (0, anyo["order_id"])]), "exit"
+        if how == "ended":                          # a cancelled / expired parent or peer
+            cands = [o for o in recent if o["status"] not in LIVE_STATUSES]
+            o = s.pick(cands) if cands else anyo
+            if s.chance(50):
+                return o, None, o["order_id"], 0, "exit"
+            return o, None, 0, o["order_id"], "peer"
+        if how == "traded":                         # an OCO peer that has traded
+            cands = [o for o in recent if o["cum_qty"] > 0]
+            o = s.pick(cands) if cands else anyo
+            return o, None, 0, o["order_id"], "peer"
+        if how == "linked":                         # an OCO peer that has one already
+            cands = [o for o in recent if o["oco_order_id"] != 0]
+            o = s.pick(cands) if cands else anyo
+            return o, None, 0, o["order_id"], "peer"
+        if how == "waiting":                        # a waiting parent (no chains), or a
+            cands = [o for o in recent if o["held"] == HELD_PARENT]     # waiting peer alone
+            o = s.pick(cands) if cands else anyo
+            if s.chance(50):
+                return o, None, o["order_id"], 0, "exit"
+            return o, None, 0, o["order_id"], "peer"
+        if how == "child":                          # the parent has a child: X must be it
+            cands = [o for o in live if o["child_order_id"] != 0]
+            o = s.pick(cands) if cands else anyo
+            x = s.pick([0, o["order_id"], anyo["order_id"]])
+            return o, None, o["order_id"], x, "exit"
+        if how == "mixed":                          # a waiting new order with a free peer
+            p = s.pick(free) if free else anyo
+            x = s.pick(free) if free else anyo
+            return p, None, p["order_id"], x["order_id"], "exit"
+        return anyo, None, s.pick([0] + ids), s.pick([0] + ids), "exit"
+
     def new(self, cmd: dict) -> None:
         s = self.src
         m = self.model
         # Venue rules: often aim at a resting order of the same account (self-trade
         # prevention) or of a pro-rata symbol: join its level, or cross it at its price.
+        # Contingent orders: the parents of waiting children, to fill them (activations).
         target = None
-        if s.chance(35):
-            resting = [i for i in sorted(m._live)
-                       if not m._orders[i]["held"] and m._orders[i]["ord_type"] in PRICED]
-            if resting:
+        resting = [i for i in sorted(m._live)
+                   if not m._orders[i]["held"] and m._orders[i]["ord_type"] in PRICED]
+        parents = [i for i in resting
+                   if m._orders.get(m._orders[i]["child_order_id"], {}).get("held")
+                   == HELD_PARENT]
+        link = None
+        if parents and s.chance(35):
+            target = m._orders[s.pick(parents)]
+        else:
+            link = self.link()
+            if link is None and resting and s.chance(45):
                 target = m._orders[s.pick(resting)]
-        if target is not None:
+        role = None
+        if link is not None:
+            base, peer, cmd["parent_order_id"], cmd["oco_order_id"], role = link
+            if base is None:                        # foreign: same ids, other session/account
+                base = m._orders[cmd["parent_order_id"] or cmd["oco_order_id"]]
+                cmd["session_id"] = base["session_id"] + 1
+                cmd["account_id"] = base["account_id"]
+                if s.chance(50):
+                    cmd["session_id"] = base["session_id"]
+                    cmd["account_id"] = s.pick(sorted(m._accounts))
+            else:
+                cmd["session_id"] = base["session_id"]
+                cmd["account_id"] = base["account_id"]
+            sid = base["symbol_id"] if s.chance(85) else self.symbol_id()
+            cmd["cl_ord_id"] = self.new_cl()
+            cmd["symbol_id"] = sid
+            if role == "peer":      # an OCO: usually the same side (a limit and a stop)
+                cmd["side"] = base["side"] if s.chance(70) else 3 - base["side"]
+            elif role == "stop_loss":               # on the take-profit's side
+                cmd["side"] = peer["side"] if s.chance(85) else 3 - peer["side"]
+            else:                   # an exit: the other side of its parent, usually
+                cmd["side"] = 3 - base["side"] if s.chance(75) else base["side"]
+        elif target is not None:
             sid = target["symbol_id"]
             cmd["session_id"] = self.session()
             cmd["cl_ord_id"] = self.new_cl()
             cmd["account_id"] = target["account_id"] if s.chance(80) else self.account_id()
             cmd["symbol_id"] = sid
             # join its level (multi-order levels for pro-rata and STP) or cross it
-            join = s.chance(35)
+            join = s.chance(10 if target["order_id"] in parents else 35)
             cmd["side"] = target["side"] if join else 3 - target["side"]
         else:
             sid = self.symbol_id()
@@ -412,19 +551,37 @@ class _Gen:
             cmd["account_id"] = self.account_id()
             cmd["symbol_id"] = sid
             cmd["side"] = self.side()
-        ord_type = s.weighted([(50, LIMIT), (9, MARKET), (6, STOP), (6, STOP_LIMIT), (5, MIT),
-                               (5, LIT), (7, TRAILING), (2, "bad")])
+        if role == "exit":          # take-profit limits and stop-losses, mostly
+            ord_type = s.weighted([(40, LIMIT), (6, MARKET), (25, STOP), (8, STOP_LIMIT),
+                                   (5, MIT), (5, LIT), (8, TRAILING), (1, "bad")])
+        elif role in ("peer", "stop_loss"):
+            ord_type = s.weighted([(25, LIMIT), (3, MARKET), (40, STOP), (10, STOP_LIMIT),
+                                   (5, MIT), (5, LIT), (10, TRAILING), (1, "bad")])
+        else:
+            ord_type = s.weighted([(50, LIMIT), (9, MARKET), (6, STOP), (6, STOP_LIMIT),
+                                   (5, MIT), (5, LIT), (7, TRAILING), (2, "bad")])
         if ord_type == "bad":
             ord_type = s.pick([0, 8, 99, 255])
         cmd["ord_type"] = ord_type
         tif = s.weighted([(40, TIF_DAY), (14, GTC), (12, IOC), (10, FOK), (12, GTD),
-                          (1, "unsupported"), (1, "bad")])
-        if tif == "unsupported":
-            tif = s.pick([AT_OPEN, AT_CLOSE])
+                          (8 if role is None else 1, "auction"), (1, "bad")])
+        auction = tif == "auction"
+        if auction:
+            # Auctions: at the open while the session is closed, at the close while it is
+            # open (mostly); MARKET or LIMIT (other types: UNSUPPORTED_TIF)
+            sym = self._sym(sid)
+            sec = (self.t // SEC) % 86_400
+            open_now = sym["open_sec"] <= sec < sym["close_sec"]
+            tif = (AT_CLOSE if open_now else AT_OPEN) if s.chance(85) else s.pick(
+                [AT_OPEN, AT_CLOSE])
+            if s.chance(90):
+                ord_type = cmd["ord_type"] = s.weighted([(3, LIMIT), (1, MARKET)])
         elif tif == "bad":
             tif = s.pick([0, 8, 200])
         cmd["tif"] = tif
         qty = cmd["qty"] = self.qty(sid)
+        if target is not None and not join and target["child_order_id"] and s.chance(60):
+            qty = cmd["qty"] = max(qty, target["leaves_qty"])       # fill the parent
         sym = self._sym(sid)
         tick, lot = sym["tick_size"], sym["lot_size"]
         priced = ord_type in PRICED
@@ -434,13 +591,22 @@ class _Gen:
             elif target is not None and s.chance(60):    # at (or through) the target's price
                 cmd["price"] = target["price"] + tick * s.pick([0, 1]) * (
                     1 if cmd["side"] == 1 else -1)
+            elif (sid in m._symbols and m._symbols[sid]["trigger_source"] != 0
+                  and cmd["side"] in (1, 2) and s.chance(50)):
+                # bid_ask / mid symbols need both sides of the book: a passive price
+                ref = sym["ref_price"] or 10_000
+                k = s.int(1, 4) * (-1 if cmd["side"] == 1 else 1)
+                cmd["price"] = max(tick, ref - ref % tick + tick * k)
             else:
                 cmd["price"] = self.limit_price(sid)
         else:
             cmd["price"] = 0 if s.chance(95) else self.limit_price(sid)     # INVALID_PRICE
         # stop_price: near the reference so that trades and market data cross it
         if ord_type in WITH_STOP_PRICE:
-            if s.chance(95):
+            near = self.reference_price(sid, cmd["side"])
+            if near and s.chance(40):       # around its side's reference (bid_ask, mid)
+                cmd["stop_price"] = self.limit_price(sid, around=near)
+            elif s.chance(95):
                 cmd["stop_price"] = self.limit_price(sid)
             else:
                 cmd["stop_price"] = s.pick([0, -tick, MAX_PRICE + 1])
@@ -461,13 +627,14 @@ class _Gen:
         elif s.chance(1):
             cmd[s.pick(["trail_amount", "trail_bps"])] = s.pick([1, tick])  # INVALID_TRAIL
         # iceberg: a displayed part below qty, on priced orders that can rest
-        if s.chance(15):
+        if s.chance(15) and (role is None or ord_type in PRICED or s.chance(10)) and (
+                not auction or s.chance(10)):
             if s.chance(85) and qty > lot:
                 cmd["display_qty"] = lot * s.int(1, max(1, (qty - 1) // lot // 2))
             else:
                 cmd["display_qty"] = s.pick([qty, min(qty + 1, MAX_QTY + 1), -1, 1])
         # minimum quantity
-        if s.chance(12):
+        if s.chance(12) and (not auction or s.chance(10)):
             if s.chance(85):
                 cmd["min_qty"] = s.pick([qty, lot * s.int(1, max(1, qty // lot)), 1])
             else:
@@ -487,7 +654,8 @@ class _Gen:
         elif s.chance(1):
             cmd["expire_time_ns"] = self.t + SEC                         # INVALID_EXPIRE_TIME
         # post-only (resting limits); sometimes on orders it does not fit, or unknown bits
-        if s.chance(12):
+        if s.chance(12) and (role is None or ord_type == LIMIT or s.chance(10)) and (
+                not auction or s.chance(10)):
             cmd["exec_inst"] = POST_ONLY if s.chance(90) else s.pick([2, 3, 128])
         cmd["strategy_id"] = s.pick([0, 1, 2])
         idem = s.weighted([(75, None), (25, "explicit")])
@@ -586,7 +754,9 @@ class _Gen:
                                               (1, 2**32 - 1)]),
                         # venue rules: matching (0/1, else invalid), pro_rata_min_alloc
                         flags=s.weighted([(6, 0), (4, 1), (1, 2), (1, 255)]),
-                        strategy_id=s.pick([0, 1, 2, 5, 20]))
+                        strategy_id=s.pick([0, 1, 2, 5, 20]),
+                        # triggers: trigger_source (0..2, else invalid)
+                        exec_inst=s.weighted([(4, 0), (3, 1), (3, 2), (1, 3), (1, 255)]))
             if s.chance(30):
                 field, bad = s.pick([
                     ("price", 0), ("price", -100), ("qty", 0), ("min_qty", 0),

@@ -382,7 +382,7 @@ def test_validation_order_and_codes():
         (new(1, ord_type=8, tif=9), R.INVALID_ORD_TYPE),
         (new(1, tif=9), R.INVALID_TIF),
         (new(1, tif=0, qty=0), R.INVALID_TIF),
-        (new(1, tif=6, qty=0), R.UNSUPPORTED_TIF),
+        (new(1, tif=6, ord_type=3, qty=0), R.UNSUPPORTED_TIF),   # auction TIF, stop type
         (new(1, qty=10**8 + 1, price=0), R.INVALID_QTY),
         (new(1, qty=20, price=10**10 + 1, account=5), R.INVALID_PRICE),
         (new(1, qty=20, account=5, symbol=7), R.UNKNOWN_ACCOUNT),
@@ -523,7 +523,8 @@ def test_admin_ops():
     assert m.symbols()[2] == dict(tick_size=50, lot_size=5, min_qty=5, max_qty=500,
                                   ref_price=20_000, collar_bps=100, open_sec=3600,
                                   close_sec=7200, defined=1, halted=0,
-                                  market_protection_bps=0, matching=0, pro_rata_min_alloc=1)
+                                  market_protection_bps=0, matching=0, pro_rata_min_alloc=1,
+                                  trigger_source=0)
     bad = [dict(symbol_id=4), dict(price=0), dict(qty=0), dict(min_qty=0),
            dict(min_qty=600), dict(display_qty=10**8 + 1), dict(stop_price=-1),
            dict(stop_price=10**10 + 1), dict(expire_time_ns=10_001), dict(order_id=86_400),

@@ -105,8 +105,11 @@ SYNTAX_CASES = [
     (R.INVALID_ORD_TYPE, dict(ord_type=8)),
     (R.INVALID_TIF, dict(tif=0)),
     (R.INVALID_TIF, dict(tif=8)),
-    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_CLOSE)),
-    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_OPEN)),
+    # auction TIFs (AT_OPEN / AT_CLOSE) take MARKET and LIMIT orders only
+    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_CLOSE, ord_type=OrdType.STOP_LIMIT,
+                             stop_price=PX)),
+    (R.UNSUPPORTED_TIF, dict(tif=TimeInForce.AT_OPEN, ord_type=OrdType.STOP, price=0,
+                             stop_price=PX)),
     (R.INVALID_QTY, dict(qty=0)),
     (R.INVALID_QTY, dict(qty=-5)),
     (R.INVALID_QTY, dict(qty=MAX_QTY + 1)),
@@ -255,6 +258,25 @@ def _self_trade_prevented():
     return evs[1], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
 
 
+def _oco_peer_traded():
+    # docs/engine.md, "Contingent orders": the first trade of one OCO leg cancels the other
+    core = make()
+    run(core, new(1, side=SELL, qty=10), new(2, side=SELL, price=PX + 100, oco_order_id=1))
+    evs = run(core, new(3, qty=10, session=2, account=1))
+    assert [e["exec_type"] for e in evs] == [X.NEW, X.TRADE, X.TRADE, X.CANCELED]
+    assert evs[-1]["order_id"] == 2
+    return evs[-1], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
+
+
+def _linked_order_ended():
+    # an OTO parent cancelled: its waiting child is cancelled when the command settles
+    core = make()
+    run(core, new(1), new(2, side=SELL, price=PX + 100, parent_order_id=1))
+    evs = run(core, cancel(order_id=1))
+    assert [(e["exec_type"], e["order_id"]) for e in evs] == [(X.CANCELED, 1), (X.CANCELED, 2)]
+    return evs[1], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
+
+
 def _invalid_admin():
     ev = one(run(make(), admin(99)))
     return ev, (E.ADMIN_REPORT, 99, 0)
@@ -303,6 +325,17 @@ TRIGGERS.update({
     R.IDEMPOTENCY_TABLE_FULL: _new_reject([new(1), new(2)], new(3), idem_capacity=2),
     R.BOOK_FULL: _book_full,
     R.INVALID_ADMIN: _invalid_admin,
+    # contingent orders: link checks (after the duplicate ClOrdID check) and the cancels of
+    # the contingent queue
+    R.UNKNOWN_LINKED_ORDER: _new_reject([], new(parent_order_id=99)),
+    R.LINKED_ORDER_DONE: _new_reject([new(1), cancel(order_id=1)], new(2, oco_order_id=1)),
+    R.LINK_NOT_ALLOWED: _new_reject([new(1), new(2, side=SELL, price=PX + 100,
+                                                  parent_order_id=1)],
+                                    new(3, parent_order_id=2)),       # no chains
+    R.OCO_PEER_TRADED: _oco_peer_traded,
+    # an AT_OPEN order while its symbol's session is open (symbol 0 trades around the clock)
+    R.NOT_IN_AUCTION_PHASE: _new_reject([], new(tif=TimeInForce.AT_OPEN)),
+    R.LINKED_ORDER_ENDED: _linked_order_ended,
 })
 
 

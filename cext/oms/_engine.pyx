@@ -452,11 +452,15 @@ cdef void close_order(State *st, int32_t slot) noexcept nogil:
     """The order just became terminal (and is out of the book): queue it for eviction, and,
     if it ended unfilled, queue the cancels of its OCO peer and its child."""
     cdef Order *o = &st.orders[slot]
+    cdef int32_t peer
     if o.expire_time_ns > 0:
         st.expiry_live -= 1
     if o.status != ORD_STATUS_FILLED:
         if o.oco_order_id:
-            queue_action(st, o.oco_order_id, REJECT_CODE_LINKED_ORDER_ENDED)
+            # not a peer that traded: its first trade is what ended this order
+            peer = oid_get(st, o.oco_order_id)
+            if peer >= 0 and st.orders[peer].cum_qty == 0:
+                queue_action(st, o.oco_order_id, REJECT_CODE_LINKED_ORDER_ENDED)
         if o.child_order_id:
             queue_action(st, o.child_order_id, REJECT_CODE_LINKED_ORDER_ENDED)
     o.next = -1
