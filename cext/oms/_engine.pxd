@@ -149,11 +149,13 @@ cdef struct State:
     TriggerSet *triggers
     int32_t *dirty_list
     int32_t dirty_count
-    # live orders with an expiry, as a min-heap of (expire_ns, order_id), lazily deleted
+    # live GTD orders as a min-heap of (expire_ns, order_id), lazily deleted; DAY orders
+    # expire at session closes, found by a scan of the store when one can be due
     ExpiryEntry *expiry
     int64_t expiry_count
     int64_t expiry_cap
-    int64_t expiry_live     # live orders with expire_time_ns > 0 (for compaction)
+    int64_t expiry_live     # live GTD orders (for compaction)
+    int64_t day_expiry_min  # no live DAY order expires before this
     # contingent actions queued during a command, carried out when it settles (FIFO)
     ContingentAction *queue
     int64_t queue_head

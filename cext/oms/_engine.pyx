@@ -453,8 +453,8 @@ cdef void close_order(State *st, int32_t slot) noexcept nogil:
     if it ended unfilled, queue the cancels of its OCO peer and its child."""
     cdef Order *o = &st.orders[slot]
     cdef int32_t peer
-    if o.expire_time_ns > 0:
-        st.expiry_live -= 1
+    if o.tif == TIME_IN_FORCE_GTD and o.expire_time_ns > 0:
+        st.expiry_live -= 1     # it has an entry in the expiry heap
     if o.status != ORD_STATUS_FILLED:
         if o.oco_order_id:
             # not a peer that traded: its first trade is what ended this order
@@ -1087,22 +1087,12 @@ cdef void expiry_compact(State *st) noexcept nogil:
         expiry_sift_down(st.expiry, n, i)
         i -= 1
 
-cdef bint expiry_make_room(State *st) noexcept nogil:
-    """Room for one more entry: purge stale entries or grow.  Checked before a NEW is
-    accepted (a failure rejects it with ORDER_STORE_FULL), so the push cannot fail."""
-    cdef int64_t cap
-    cdef ExpiryEntry *grown
-    if st.expiry_count >= st.expiry_cap and st.expiry_count >= 2 * st.expiry_live + 1024:
+cdef inline void expiry_make_room(State *st) noexcept nogil:
+    """Purge stale entries once they are as many as the live ones (plus slack): O(1) per
+    push, amortized, and the array (preallocated at twice the order store plus the slack)
+    never fills."""
+    if st.expiry_count >= 2 * st.expiry_live + 1024:
         expiry_compact(st)
-    if st.expiry_count >= st.expiry_cap:
-        cap = st.expiry_cap * 2 if st.expiry_cap else 1024
-        grown = <ExpiryEntry *>realloc(st.expiry, cap * sizeof(ExpiryEntry))
-        if grown == NULL:
-            st.alloc_failures += 1
-            return False
-        st.expiry = grown
-        st.expiry_cap = cap
-    return True
 
 cdef void expiry_push(State *st, Order *o) noexcept nogil:
     cdef int64_t i, parent
@@ -1591,10 +1581,7 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     # -- capacity --
     if code == 0 and not slot_available(st):
         code = REJECT_CODE_ORDER_STORE_FULL
-    # room for its expiry entry (DAY and GTD), and for a stop that will be held at once
-    if code == 0 and ((c.tif == TIME_IN_FORCE_DAY or c.tif == TIME_IN_FORCE_GTD)
-                      and not expiry_make_room(st)):
-        code = REJECT_CODE_ORDER_STORE_FULL
+    # room for a stop that will be held at once
     if code == 0 and is_stop_family(c.ord_type) and not waits and not held_make_room(st, c):
         code = REJECT_CODE_ORDER_STORE_FULL
     if code == 0 and idem_full(st):
@@ -1652,8 +1639,11 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     clord_put(st, slot)
     idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
     reserve(st, o)
-    if o.expire_time_ns > 0:
+    if o.tif == TIME_IN_FORCE_GTD and o.expire_time_ns > 0:      # 0 or less: never expires
+        expiry_make_room(st)
         expiry_push(st, o)
+    elif (o.tif == TIME_IN_FORCE_DAY and 0 < o.expire_time_ns < st.day_expiry_min):
+        st.day_expiry_min = o.expire_time_ns
     # links: both linked orders are live (not evictable by this NEW's slot)
     if c.oco_order_id:
         link_slot = oid_get(st, c.oco_order_id)
@@ -2133,14 +2123,35 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
     for sym in range(st.max_symbols):
         if st.symbols[sym].defined and instant_passed(last, now, st.symbols[sym].close_sec):
             run_auction(st, c, sym, 1)
+    if not ensure_scratch(st):
+        return
+    # due GTD orders from the heap, due DAY orders from a scan of the store (only when one
+    # can be due: DAY orders expire at session closes), together in (expire, order id) order
+    n = 0
     while st.expiry_count > 0 and st.expiry[0].expire_ns <= now:
         due = expiry_pop(st)
         slot = oid_get(st, due.order_id)
-        if (slot >= 0 and is_live(st.orders[slot].status)
-                and st.orders[slot].expire_time_ns == due.expire_ns):
-            expire_order(st, c, slot)
-    if not ensure_scratch(st):
-        return
+        if slot >= 0 and is_live(st.orders[slot].status):
+            st.scratch[3 * n] = <uint64_t>due.expire_ns
+            st.scratch[3 * n + 1] = due.order_id
+            st.scratch[3 * n + 2] = <uint64_t>slot
+            n += 1
+    if now >= st.day_expiry_min:
+        st.day_expiry_min = INT64_MAX_VALUE
+        for i in range(st.high_water):
+            o = &st.orders[i]
+            if o.tif != TIME_IN_FORCE_DAY or not is_live(o.status) or o.expire_time_ns <= 0:
+                continue                # (0 or less: never expires, see TIMER)
+            if o.expire_time_ns <= now:
+                st.scratch[3 * n] = <uint64_t>o.expire_time_ns
+                st.scratch[3 * n + 1] = o.order_id
+                st.scratch[3 * n + 2] = <uint64_t>i
+                n += 1
+            elif o.expire_time_ns < st.day_expiry_min:
+                st.day_expiry_min = o.expire_time_ns
+    qsort(st.scratch, n, 3 * sizeof(uint64_t), cmp_expiry)
+    for i in range(n):
+        expire_order(st, c, <int32_t>st.scratch[3 * i + 2])
     # GTC revalidation at each session open instant in (last, now]
     for sym in range(st.max_symbols):
         if not st.symbols[sym].defined or not instant_passed(last, now, st.symbols[sym].open_sec):
@@ -2334,6 +2345,9 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     st.idem_mask = n - 1
     st.idem_fifo = <IdemFifoEntry *>oms_huge_calloc(idem_capacity, sizeof(IdemFifoEntry))
     st.books = <BookSide *>oms_huge_calloc(max_symbols * 2, sizeof(BookSide))
+    st.expiry_cap = 2 * max_orders + 1024
+    st.day_expiry_min = INT64_MAX_VALUE
+    st.expiry = <ExpiryEntry *>oms_huge_calloc(st.expiry_cap, sizeof(ExpiryEntry))
     st.triggers = <TriggerSet *>calloc(max_symbols, sizeof(TriggerSet))
     st.dirty_list = <int32_t *>calloc(max_symbols, sizeof(int32_t))
     st.next_priority = 1
@@ -2341,7 +2355,7 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
             or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
             or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL
-            or st.triggers == NULL or st.dirty_list == NULL):
+            or st.triggers == NULL or st.dirty_list == NULL or st.expiry == NULL):
         state_free(st)
         return -1
     for i in range(max_symbols * 2):
@@ -2364,6 +2378,7 @@ cdef int state_populate(State *st) noexcept nogil:
     rc |= oms_huge_populate(st.idem_fifo)
     rc |= oms_huge_populate(st.level_pool)
     rc |= oms_huge_populate(st.positions)
+    rc |= oms_huge_populate(st.expiry)
     return rc
 
 # ============================================================================================
@@ -2423,7 +2438,7 @@ cdef int64_t snapshot_size(State *st) noexcept nogil:
             + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
             + st.max_symbols * 2 * 4 + n_lv * sizeof(Level)
             + st.max_symbols * (32 + N_GROUPS * 4) + n_held * sizeof(HeapEntry)
-            + 24 + st.expiry_count * sizeof(ExpiryEntry))
+            + 16 + st.expiry_count * sizeof(ExpiryEntry))
 
 cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     """Serialise the state into `out` (snapshot_size bytes); returns the bytes written."""
@@ -2492,11 +2507,9 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
             p += 4
             memcpy(p, ts.groups[g].e, ts.groups[g].count * sizeof(HeapEntry))
             p += ts.groups[g].count * sizeof(HeapEntry)
-    # the capacity too: it decides when stale entries are purged, so the heap's layout
     memcpy(p, &st.expiry_count, 8)
     memcpy(p + 8, &st.expiry_live, 8)
-    memcpy(p + 16, &st.expiry_cap, 8)
-    p += 24
+    p += 16
     memcpy(p, st.expiry, st.expiry_count * sizeof(ExpiryEntry))
     p += st.expiry_count * sizeof(ExpiryEntry)
     return p - out
@@ -2608,25 +2621,15 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
             ts.groups[g].count = cnt
             memcpy(ts.groups[g].e, p, cnt * sizeof(HeapEntry))
             p += cnt * sizeof(HeapEntry)
-    if p + 24 > end:
+    if p + 16 > end:
         return -1
     memcpy(&n, p, 8)
-    memcpy(&idx, p + 16, 8)         # the capacity
-    if (n < 0 or idx < n or idx > 8 * st.max_orders + 8192
-            or p + 24 + n * <int64_t>sizeof(ExpiryEntry) > end):
+    if n < 0 or n > st.expiry_cap or p + 16 + n * <int64_t>sizeof(ExpiryEntry) > end:
         return -1
-    free(st.expiry)
-    st.expiry = NULL
-    st.expiry_cap = 0
-    st.expiry_count = 0
-    if idx > 0:
-        st.expiry = <ExpiryEntry *>malloc(idx * sizeof(ExpiryEntry))
-        if st.expiry == NULL:
-            return -1
-    st.expiry_cap = idx
     st.expiry_count = n
+    st.day_expiry_min = -INT64_MAX_VALUE - 1    # not saved: the next TIMER rescans
     memcpy(&st.expiry_live, p + 8, 8)
-    memcpy(st.expiry, p + 24, n * sizeof(ExpiryEntry))
+    memcpy(st.expiry, p + 16, n * sizeof(ExpiryEntry))
     return 0
 
 
@@ -2649,7 +2652,7 @@ cdef void state_free(State *st) noexcept nogil:
                 free(st.triggers[i].groups[g].e)
     free(st.triggers)
     free(st.dirty_list)
-    free(st.expiry)
+    oms_huge_free(st.expiry)
     free(st.queue)
     free(st.scratch)
     free(st.sink.buf)
@@ -2949,6 +2952,7 @@ cdef class Core:
             idempotency_fifo=self.st.idem_capacity * sizeof(IdemFifoEntry),
             books=self.st.max_symbols * 2 * self.st.max_levels * sizeof(Level),
             positions=self.st.max_accounts * self.st.max_symbols * sizeof(Position),
+            expiry_heap=self.st.expiry_cap * sizeof(ExpiryEntry),
         )
 
 
