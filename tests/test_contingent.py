@@ -10,14 +10,12 @@ behaviour once.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from model import EVENT_NAMES, ORDER_NAMES, ReferenceModel
+from test_order_types import EngineVenue as CoreBackend, ModelVenue as ModelBackend
 from oms.codes import CODE_INFO, RejectCode as R, message
 from oms.config import AccountConfig, EngineConfig, SymbolConfig
 from oms.layout import (
-    COMMAND_DTYPE,
     AdminOp,
     CommandType as K,
     EventType as E,
@@ -53,52 +51,7 @@ def config(**over) -> EngineConfig:
     return EngineConfig(**params)
 
 
-# ---------------------------------------------------------------------------------------------
-# Two backends behind one interface
-# ---------------------------------------------------------------------------------------------
-
-
-class ModelBackend:
-    def __init__(self, cfg):
-        self.m = ReferenceModel(cfg)
-
-    def process(self, c: dict) -> list[dict]:
-        return self.m.process(c)
-
-    def orders(self) -> dict[int, dict]:
-        return self.m.orders()
-
-    def book(self, sid: int):
-        return tuple([(int(p), int(q), [int(i) for i in ids]) for p, q, ids in side]
-                     for side in self.m.book(sid))
-
-    def account(self, aid: int) -> dict:
-        return self.m.accounts()[aid]
-
-
-class CoreBackend:
-    """The compiled core through its embedded API: one COMMAND_DTYPE record per command."""
-
-    def __init__(self, cfg, core_cls):
-        self.core = core_cls(cfg)
-
-    def process(self, c: dict) -> list[dict]:
-        rec = np.zeros(1, dtype=COMMAND_DTYPE)
-        for name, value in c.items():
-            rec[0][name] = value
-        return [{n: int(e[n]) for n in EVENT_NAMES} for e in self.core.process(rec)]
-
-    def orders(self) -> dict[int, dict]:
-        return {int(o["order_id"]): {n: int(o[n]) for n in ORDER_NAMES}
-                for o in self.core.orders()}
-
-    def book(self, sid: int):
-        return tuple([(int(p), int(q), [int(i) for i in ids]) for p, q, ids in side]
-                     for side in self.core.book(sid))
-
-    def account(self, aid: int) -> dict:
-        row = self.core.accounts()[aid]
-        return {n: int(row[n]) for n in row.dtype.names if not n.startswith("_")}
+# the two backends (model, compiled core) of tests/test_order_types.py
 
 
 @pytest.fixture(params=["model", "engine"])

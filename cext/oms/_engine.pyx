@@ -11,21 +11,13 @@ from libc.stdlib cimport calloc, malloc, realloc, free, qsort
 from libc.string cimport memset, memmove, memcpy, memcmp
 
 from oms._layout cimport *
+from oms._hash cimport mix64
 from oms._journal cimport JournalWriter
 
 
 # ============================================================================================
 # -- SMALL HELPERS --
 # ============================================================================================
-
-cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
-    # splitmix64 finaliser: order ids and ClOrdIDs are often sequential; this spreads them
-    x ^= x >> 33
-    x *= 0xff51afd7ed558ccdULL
-    x ^= x >> 33
-    x *= 0xc4ceb9fe1a85ec53ULL
-    x ^= x >> 33
-    return x
 
 cdef inline int64_t floor_div(int64_t a, int64_t b) noexcept nogil:
     cdef int64_t q = a / b

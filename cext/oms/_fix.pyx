@@ -19,6 +19,7 @@ from libc.string cimport memcpy, memcmp, memset, memchr, memmove
 import numpy as np
 
 from oms._layout cimport *
+from oms._hash cimport mix64
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
 # decode() results
@@ -442,15 +443,6 @@ cdef class StrMap:
 # ============================================================================================
 # -- ORDER ATTRIBUTES --
 # ============================================================================================
-
-cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
-    x ^= x >> 33
-    x *= 0xff51afd7ed558ccdULL
-    x ^= x >> 33
-    x *= 0xc4ceb9fe1a85ec53ULL
-    x ^= x >> 33
-    return x
-
 
 cdef inline bint new_has_attrs(const Command *c) noexcept nogil:
     return (c.stop_price != 0 or c.trail_amount != 0 or c.trail_bps != 0 or c.display_qty != 0
