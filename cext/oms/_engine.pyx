@@ -1900,7 +1900,9 @@ cdef void expire_order(State *st, Command *c, int32_t slot) noexcept nogil:
     end_order(st, c, slot, ORD_STATUS_EXPIRED)
     emit_exec(st, c, &st.orders[slot], EXEC_TYPE_EXPIRED, 0)
 
-cdef int cmp_expiry(const void *a, const void *b) noexcept nogil:
+cdef int cmp_key_then_id(const void *a, const void *b) noexcept nogil:
+    """Records of u64 words sorted by word 0 as a signed key, then word 1 (an order id or a
+    priority): expiries (expire, order id, slot), auction participants (key, priority, slot)."""
     cdef const uint64_t *x = <const uint64_t *>a
     cdef const uint64_t *y = <const uint64_t *>b
     cdef int64_t tx = <int64_t>x[0], ty = <int64_t>y[0]
@@ -1922,18 +1924,9 @@ cdef inline int64_t buy_limit(Order *o) noexcept nogil:
 cdef inline int64_t sell_limit(Order *o) noexcept nogil:
     return -INT64_MAX_VALUE if o.ord_type == ORD_TYPE_MARKET else o.price
 
-cdef int cmp_participant(const void *a, const void *b) noexcept nogil:
-    """(slot, key, priority) triples: key ascending, then priority."""
-    cdef const uint64_t *x = <const uint64_t *>a
-    cdef const uint64_t *y = <const uint64_t *>b
-    cdef int64_t kx = <int64_t>x[1], ky = <int64_t>y[1]
-    if kx != ky:
-        return (kx > ky) - (kx < ky)
-    return (x[2] > y[2]) - (x[2] < y[2])
-
 cdef int64_t gather_side(State *st, uint32_t sym, uint8_t side, int a,
                          uint64_t *out) noexcept nogil:
-    """The side's participants as (slot, key, priority): key = -limit for buys (best
+    """The side's participants as (key, priority, slot): key = -limit for buys (best
     first when ascending), limit for sells; sorted.  Returns their number."""
     cdef BookSide *b = book_side(st, sym, side)
     cdef int64_t n = 0, li
@@ -1943,21 +1936,21 @@ cdef int64_t gather_side(State *st, uint32_t sym, uint8_t side, int a,
         slot = b.levels[li].head
         while slot >= 0:
             o = &st.orders[slot]
-            out[3 * n] = <uint64_t>slot
-            out[3 * n + 1] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
-            out[3 * n + 2] = o.priority
+            out[3 * n] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
+            out[3 * n + 1] = o.priority
+            out[3 * n + 2] = <uint64_t>slot
             n += 1
             slot = o.next
     slot = st.triggers[sym].auction_head[a]
     while slot >= 0:
         o = &st.orders[slot]
         if o.side == side:
-            out[3 * n] = <uint64_t>slot
-            out[3 * n + 1] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
-            out[3 * n + 2] = o.priority
+            out[3 * n] = <uint64_t>(-buy_limit(o) if side == SIDE_BUY else sell_limit(o))
+            out[3 * n + 1] = o.priority
+            out[3 * n + 2] = <uint64_t>slot
             n += 1
         slot = o.next
-    qsort(out, n, 3 * sizeof(uint64_t), cmp_participant)
+    qsort(out, n, 3 * sizeof(uint64_t), cmp_key_then_id)
     return n
 
 cdef void auction_fill_done(State *st, int32_t slot, int64_t q) noexcept nogil:
@@ -1999,7 +1992,7 @@ cdef void uncross(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
     have_ref = ref > 0
     # candidates ascending: buy limits (read from the end of the buys), sell limits, ref
     for jb in range(nb):
-        d += st.orders[buys[3 * jb]].leaves_qty
+        d += st.orders[buys[3 * jb + 2]].leaves_qty
     jb = nb                     # buys with limit >= p are buys[0, jb)
     js = 0                      # sells with limit <= p are sells[0, js)
     ib = nb - 1
@@ -2007,32 +2000,32 @@ cdef void uncross(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
     while True:
         more = False
         p = INT64_MAX_VALUE
-        while ib >= 0 and -<int64_t>buys[3 * ib + 1] == INT64_MAX_VALUE:
+        while ib >= 0 and -<int64_t>buys[3 * ib] == INT64_MAX_VALUE:
             ib -= 1             # market buys: no price of their own
-        while is_ < ns and <int64_t>sells[3 * is_ + 1] == -INT64_MAX_VALUE:
+        while is_ < ns and <int64_t>sells[3 * is_] == -INT64_MAX_VALUE:
             is_ += 1
         if ib >= 0:
-            p = -<int64_t>buys[3 * ib + 1]
+            p = -<int64_t>buys[3 * ib]
             more = True
-        if is_ < ns and <int64_t>sells[3 * is_ + 1] < p:
-            p = <int64_t>sells[3 * is_ + 1]
+        if is_ < ns and <int64_t>sells[3 * is_] < p:
+            p = <int64_t>sells[3 * is_]
             more = True
         if have_ref and ref < p:
             p = ref
             more = True
         if not more:
             break
-        while ib >= 0 and -<int64_t>buys[3 * ib + 1] == p:
+        while ib >= 0 and -<int64_t>buys[3 * ib] == p:
             ib -= 1
-        while is_ < ns and <int64_t>sells[3 * is_ + 1] == p:
+        while is_ < ns and <int64_t>sells[3 * is_] == p:
             is_ += 1
         if have_ref and ref == p:
             have_ref = False    # consumed as a candidate (still used for the distance)
-        while jb > 0 and -<int64_t>buys[3 * (jb - 1) + 1] < p:
+        while jb > 0 and -<int64_t>buys[3 * (jb - 1)] < p:
             jb -= 1
-            d -= st.orders[buys[3 * jb]].leaves_qty
-        while js < ns and <int64_t>sells[3 * js + 1] <= p:
-            sv += st.orders[sells[3 * js]].leaves_qty
+            d -= st.orders[buys[3 * jb + 2]].leaves_qty
+        while js < ns and <int64_t>sells[3 * js] <= p:
+            sv += st.orders[sells[3 * js + 2]].leaves_qty
             js += 1
         v = d if d < sv else sv
         imb = iabs(d - sv)
@@ -2050,8 +2043,8 @@ cdef void uncross(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
     is_ = 0
     left = best_v
     while left > 0 and ib < nb and is_ < ns:
-        bslot = <int32_t>buys[3 * ib]
-        sslot = <int32_t>sells[3 * is_]
+        bslot = <int32_t>buys[3 * ib + 2]
+        sslot = <int32_t>sells[3 * is_ + 2]
         bo = &st.orders[bslot]
         so = &st.orders[sslot]
         q = bo.leaves_qty if bo.leaves_qty < so.leaves_qty else so.leaves_qty
@@ -2141,7 +2134,7 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
                 n += 1
             elif o.expire_time_ns < st.day_expiry_min:
                 st.day_expiry_min = o.expire_time_ns
-    qsort(st.scratch, n, 3 * sizeof(uint64_t), cmp_expiry)
+    qsort(st.scratch, n, 3 * sizeof(uint64_t), cmp_key_then_id)
     for i in range(n):
         expire_order(st, c, <int32_t>st.scratch[3 * i + 2])
     # GTC revalidation at each session open instant in (last, now]
