@@ -634,3 +634,31 @@ def test_recovery_detects_a_journal_behind_its_snapshot(tmp_path, case):
         "the journal's commands have a gap"
     assert np.array_equal(events["seq"], np.arange(1, len(events) + 1)), \
         "the journal's events have a gap"
+
+
+def test_recovery_skips_unreadable_snapshots(tmp_path):
+    """A snapshot of another format version (or damaged) is skipped: recovery falls back to
+    an older snapshot or to the journal, and says so."""
+    d = str(tmp_path)
+    cfg, commands = _snapshotting_journal(d, n_batches=6)
+    full, _ = replay(d, use_snapshots=False)
+    store = SnapshotStore(d, retention=100)
+    try:
+        newest = store.sequences()[-1]
+        _, data = store.latest()
+        old_format = data[:8] + struct.pack("<q", 2) + data[16:]      # format version 2
+        store.put(newest, old_format)
+    finally:
+        store.close()
+    latest, _ = replay(d)
+    assert _state(latest) == _state(full)
+    from oms.journal import open_journal
+    core, writer, report, store = open_journal(cfg)
+    try:
+        assert report.unreadable_snapshots == 1
+        assert 0 < report.snapshot_seq < newest            # the one before it
+        assert "1 unreadable snapshot(s) skipped" in report.describe()
+        assert _state(core) == _state(full)
+    finally:
+        writer.close()
+        store.close()

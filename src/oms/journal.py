@@ -27,7 +27,7 @@ import lmdb
 import msgspec
 import numpy as np
 
-from oms._engine import Core
+from oms._engine import Core, EngineError
 from oms._journal import JournalError, JournalWriter, first_difference, scan_segment
 from oms.config import EngineConfig
 from oms.layout import EVENT_DTYPE
@@ -54,6 +54,7 @@ class RecoveryReport:
     appended_events: int = 0               # events a crash kept out of the journal, rewritten
     torn_tail: str | None = None           # what was cut, where
     discarded_snapshots: int = 0           # snapshots ahead of what the journal holds
+    unreadable_snapshots: int = 0          # damaged, or of another snapshot format version
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -65,6 +66,8 @@ class RecoveryReport:
             parts.append(f"{self.appended_events} missing events rewritten")
         if self.torn_tail:
             parts.append(f"torn tail cut: {self.torn_tail}")
+        if self.unreadable_snapshots:
+            parts.append(f"{self.unreadable_snapshots} unreadable snapshot(s) skipped")
         if self.discarded_snapshots:
             parts.append(f"{self.discarded_snapshots} snapshot(s) ahead of the journal "
                          f"discarded")
@@ -307,7 +310,14 @@ def _restore_latest_behind(core_factory, store: SnapshotStore, last_cmd: int, la
     for seq in reversed(store.sequences()):
         snap = store.latest(at_most=seq)
         core = core_factory()
-        core.restore(snap[1])
+        try:
+            core.restore(snap[1])
+        except EngineError:
+            # damaged, or written by another snapshot format version: an older snapshot or
+            # the journal itself will do (a replay refuses a gap in command sequences, so it
+            # cannot silently start from the wrong place)
+            report.unreadable_snapshots += 1
+            continue
         counters = core.counters()
         if counters["cmd_seq"] <= last_cmd and counters["event_seq"] <= last_ev:
             report.snapshot_seq = seq
@@ -391,10 +401,17 @@ def replay(directory: str, until_seq: int | None = None, until_time_ns: int | No
     core = Core(config)
     if use_snapshots and os.path.isdir(os.path.join(directory, SNAPSHOT_DIR)):
         store = SnapshotStore(directory, retention=config.snapshot_retention)
-        snap = store.latest(at_most=until_seq)
-        store.close()
-        if snap is not None:
-            core.restore(snap[1])
+        try:
+            for seq in reversed(store.sequences()):
+                if until_seq is not None and seq > until_seq:
+                    continue
+                try:
+                    core.restore(store.latest(at_most=seq)[1])
+                    break
+                except EngineError:             # unreadable: an older one, or none
+                    core = Core(config)
+        finally:
+            store.close()
     replayed, _, _ = replay_into(core, scans, until_seq=until_seq, progress=progress)
     return core, replayed
 
