@@ -16,7 +16,7 @@ from oms import blotter
 from oms.cli import main
 from oms.codes import RejectCode, message
 from oms.config import demo_config, px
-from oms.demo import SCRIPT, START_NS, run_demo
+from oms.demo import SCRIPT, START_NS, EngineDriver, New, TcpDriver, run_demo
 from oms.layout import (EVENT_DTYPE, CxlRejResponseTo, EventType, ExecType, OrdStatus, OrdType,
                         Side, TimeInForce)
 
@@ -26,7 +26,7 @@ needs_engine = pytest.mark.skipif(importlib.util.find_spec("oms._engine") is Non
 
 REJECTS_IN_DEMO = [RejectCode.PRICE_NOT_ON_TICK, RejectCode.PRICE_OUTSIDE_COLLAR,
                    RejectCode.RISK_MAX_ORDER_NOTIONAL, RejectCode.DUPLICATE_REQUEST,
-                   RejectCode.UNKNOWN_ORDER]
+                   RejectCode.UNKNOWN_ORDER, RejectCode.OCO_PEER_TRADED]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -38,6 +38,12 @@ def demo_output() -> str:
     lines: list[str] = []
     assert run_demo(lines.append) == 0
     return "\n".join(lines) + "\n"
+
+
+def step_of(label: str) -> int:
+    """The number of the step whose NEW is labelled `label`."""
+    return next(number for number, step in enumerate(SCRIPT, 1)
+                if any(isinstance(a, New) and a.label == label for a in step.actions))
 
 
 def step_rows(output: str, number: int) -> list[str]:
@@ -58,7 +64,8 @@ def test_demo_in_process(capsys):
     out = capsys.readouterr().out
     assert "PARTIALLY_FILLED" in out
     assert re.search(r"TRADE .* FILLED ", out)
-    for word in ("CANCELED", "REPLACED", "MASS_CANCEL_RPT", "ORDER_STATUS", "Final book AAPL",
+    for word in ("CANCELED", "REPLACED", "TRIGGERED", "MASS_CANCEL_RPT", "ORDER_STATUS",
+                 "Final book AAPL",
                  "Final book MSFT", "REALIZED P&L", "UNREALIZED P&L"):
         assert word in out, word
     for code in REJECTS_IN_DEMO:
@@ -129,8 +136,90 @@ def test_demo_mass_cancel_and_final_state(demo_output):
     book = demo_output.split("Final book AAPL\n", 1)[1].split("\n\n", 1)[0]
     assert "189.00" in book and "MM-DESK" not in book
     positions = demo_output.split("Positions and P&L", 1)[1]
-    assert re.search(r"FUND-A\s+AAPL\s+600\s+190\.0812\s+800\s+200\s+-26\.24\s+-78\.72", positions)
-    assert re.search(r"MM-DESK\s+AAPL\s+-600\s+190\.0812\s+200\s+800\s+26\.24\s+78\.72", positions)
+    assert re.search(r"FUND-A\s+AAPL\s+500\s+190\.0696\s+900\s+400\s+4\.84\s+-59\.80", positions)
+    assert re.search(r"MM-DESK\s+AAPL\s+-500\s+190\.0696\s+400\s+900\s+50\.16\s+59\.80", positions)
+    assert re.search(r"RETAIL-7\s+AAPL\s+0\s+100\s+100\s+-55\.00\s+0\.00", positions)
+
+
+@needs_engine
+def test_demo_bracket_rows(demo_output):
+    placed = step_rows(demo_output, step_of("fund-entry"))
+    assert len(placed) == 3 and all(r.split()[1] == "NEW" and "ACCEPTED" in r for r in placed)
+    entry, take_profit, stop_loss = (r.split()[2] for r in placed)
+    filled = step_rows(demo_output, step_of("mm-aapl-sell-2"))
+    assert [r.split()[2] for r in filled if "TRIGGERED" in r] == [take_profit, stop_loss]
+    assert any(r.split()[2] == entry and "100@190.00" in r and " FILLED " in r for r in filled)
+    closed = step_rows(demo_output, step_of("retail-aapl-buy"))
+    assert any(r.split()[2] == take_profit and "100@190.50" in r for r in closed)
+    assert closed[-1].split()[1:3] == ["CANCELED", stop_loss]
+    assert "OCO_PEER_TRADED" in closed[-1]
+
+
+@needs_engine
+def test_demo_stop_rows(demo_output):
+    held = step_rows(demo_output, step_of("retail-aapl-stop"))
+    assert len(held) == 1 and held[0].split()[1] == "NEW"
+    stop = held[0].split()[2]
+    fired = step_rows(demo_output, step_of("fund-aapl-mkt-2"))
+    labels = [(r.split()[1], r.split()[2]) for r in fired]
+    at = labels.index(("TRIGGERED", stop))
+    assert ("TRADE", stop) in labels[at + 1:]
+    assert any("100@189.95" in r for r in fired[:at])         # the trade that triggered it
+    assert any(r.split()[2] == stop and "100@189.95" in r and " FILLED " in r for r in fired)
+
+
+class Recorder:
+    """A demo driver that remembers each action's events."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.events: dict[str, np.ndarray] = {}      # NEW label -> the events it produced
+
+    def send(self, action, time_ns):
+        events = self.inner.send(action, time_ns)
+        if isinstance(action, New):
+            self.events[action.label] = events
+        return events
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@needs_engine
+@pytest.mark.parametrize("driver_cls", [EngineDriver, TcpDriver])
+def test_demo_contingent_events(driver_cls):
+    """The stop and the bracket, event by event, in process and through oms serve."""
+    config = demo_config()
+    driver = Recorder(driver_cls(config))
+    assert run_demo(lambda line: None, config=config, driver=driver) == 0
+    ids = driver.inner.order_ids                # learnt from each NEW report
+    ev = driver.events
+
+    def reports(label):
+        return [(int(e["exec_type"]), int(e["order_id"]), int(e["reject_code"]))
+                for e in ev[label] if e["kind"] == EventType.EXEC_REPORT]
+
+    entry, tp, sl = ids["fund-entry"], ids["fund-take-profit"], ids["fund-stop-loss"]
+    assert reports("fund-take-profit") == [(ExecType.NEW, tp, 0)]          # waits for entry
+    assert reports("fund-stop-loss") == [(ExecType.NEW, sl, 0)]
+    assert ev["fund-stop-loss"][0]["ord_type"] == OrdType.STOP
+    assert [r for r in reports("mm-aapl-sell-2") if r[0] == ExecType.TRIGGERED] == [
+        (ExecType.TRIGGERED, tp, 0), (ExecType.TRIGGERED, sl, 0)]
+    assert (ExecType.TRADE, entry, 0) in reports("mm-aapl-sell-2")
+    assert RejectCode.OCO_PEER_TRADED == 406
+    assert reports("retail-aapl-buy")[-1] == (ExecType.CANCELED, sl, 406)
+    assert (ExecType.TRADE, tp, 0) in reports("retail-aapl-buy")
+
+    stop = ids["retail-aapl-stop"]
+    assert reports("retail-aapl-stop") == [(ExecType.NEW, stop, 0)]        # held, no trade
+    fired = ev["fund-aapl-mkt-2"]
+    kinds = [(int(e["exec_type"]), int(e["order_id"])) for e in fired]
+    at = kinds.index((ExecType.TRIGGERED, stop))
+    assert any(e["exec_type"] == ExecType.TRADE and e["last_px"] == px("189.95")
+               for e in fired[:at])                                       # the trigger
+    own = [e for e in fired[at + 1:] if e["order_id"] == stop]
+    assert own and own[-1]["exec_type"] == ExecType.TRADE
+    assert own[-1]["status"] == OrdStatus.FILLED and own[-1]["last_px"] == px("189.95")
 
 
 @needs_engine

@@ -23,6 +23,9 @@ from oms.layout import (PRICE_SCALE, AdminOp, CxlRejResponseTo, EventType, ExecT
                         OrdType, Side, TimeInForce)
 
 _SCALE_DIGITS = len(str(PRICE_SCALE)) - 1          # 4: PRICE_SCALE is a power of ten
+# the PRICE column of order types without a limit price: how they execute
+_UNPRICED = {OrdType.MARKET: "MKT", OrdType.STOP: "STOP", OrdType.MARKET_IF_TOUCHED: "MIT",
+             OrdType.TRAILING_STOP: "TRAIL"}
 assert 10 ** _SCALE_DIGITS == PRICE_SCALE
 
 
@@ -183,8 +186,8 @@ def event_cells(ev: Mapping[str, Any], config: Any = None) -> list[str]:
         return str(int(value)) if int(value) else ""
 
     price = int(ev["price"])
-    if int(ev["ord_type"]) == OrdType.MARKET and price == 0:
-        price_s = "MKT"
+    if price == 0 and int(ev["ord_type"]) in _UNPRICED:
+        price_s = _UNPRICED[int(ev["ord_type"])]     # executes at market (once triggered)
     else:
         price_s = format_price(price, tick) if price else ""
     if int(ev["tif"]) not in (0, TimeInForce.DAY) and price_s:

@@ -27,12 +27,10 @@ def _version() -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from oms.config import demo_config
-    from oms.demo import EngineDriver, run_demo
+    from oms.demo import EngineDriver, TcpDriver, run_demo
     config = demo_config()
-    if args.in_process:
-        return run_demo(print, quiet=args.quiet, config=config, driver=EngineDriver(config))
-    from oms.client import TcpDriver
-    return run_demo(print, quiet=args.quiet, config=config, driver=TcpDriver(config))
+    driver = EngineDriver(config) if args.in_process else TcpDriver(config)
+    return run_demo(print, quiet=args.quiet, config=config, driver=driver)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

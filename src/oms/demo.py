@@ -5,10 +5,11 @@ Two halves, kept apart on purpose:
 - **The script** (`SCRIPT`): plain data.  Each `Step` is a one-line narrative and the actions
   that illustrate it, written the way a client would say them: account and symbol names,
   decimal prices as strings, orders referred to by a label (the driver turns a label into the
-  order's current ClOrdID).
+  order's current ClOrdID, or, for a contingent link, into the order id the engine gave it).
 - **The driver**: sends an action and returns the events it produced.  `EngineDriver` runs an
-  in-process `Engine`; a TCP client of `oms serve` will be another driver with the same
-  `send` / `finish` / `book` / `positions` methods, playing the same script.
+  in-process `Engine`; `TcpDriver` starts a real `oms serve` and plays the same script as a
+  binary TCP client.  Both turn an action into one COMMAND_DTYPE record (`Driver.command`)
+  and differ only in how they send it and collect its events (`_transmit`).
 
 Every command carries an explicit time (a fixed trading day, a few ms apart), so the output is
 the same on every run and in any time zone; the demo symbols trade around the clock.
@@ -21,8 +22,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
+import numpy as np
+
 from oms.config import EngineConfig, demo_config, px
-from oms.layout import EventType, ExecType, MassCancelScope, OrdType, Side, TimeInForce
+from oms.layout import (COMMAND_DTYPE, CommandType, EventType, ExecType, MassCancelScope,
+                        OrdType, Side, TimeInForce)
 
 # ---------------------------------------------------------------------------------------------
 # The script: data only
@@ -31,7 +35,11 @@ from oms.layout import EventType, ExecType, MassCancelScope, OrdType, Side, Time
 
 @dataclass(frozen=True)
 class New:
-    """A new order.  `price=None` is a market order.  `label` names it for later actions."""
+    """A new order.  `label` names it for later actions.  The order type follows from the
+    prices unless `ord_type` names it: a `price` alone is a limit order, `stop` alone a stop
+    (market once triggered), both a stop-limit, neither a market order.  `parent` and `oco`
+    are labels of earlier orders of the same account: the order waits for `parent` to fill
+    (OTO; with `oco` too, a bracket's second leg) and cancels / is cancelled by `oco`."""
     account: str
     label: str
     side: str                       # "BUY" | "SELL"
@@ -40,6 +48,18 @@ class New:
     price: str | None
     tif: str = "DAY"
     idem_key: str | None = None     # a UUID: a resend with the same key is answered, not re-run
+    stop: str | None = None         # stop (trigger) price
+    parent: str | None = None       # label of the parent order (OTO, bracket legs)
+    oco: str | None = None          # label of the OCO peer
+    ord_type: str | None = None     # an OrdType name, when the prices do not say it
+
+    @property
+    def order_type(self) -> OrdType:
+        if self.ord_type is not None:
+            return OrdType[self.ord_type]
+        if self.stop is not None:
+            return OrdType.STOP if self.price is None else OrdType.STOP_LIMIT
+        return OrdType.MARKET if self.price is None else OrdType.LIMIT
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,32 @@ SCRIPT: tuple[Step, ...] = (
     Step("RETAIL-7 offers 20 of its MSFT at 421.00 GTC: the order rests", (
         New(RETAIL, "retail-msft-ask", "SELL", 20, "MSFT", "421.00", tif="GTC"),
     )),
+    Step("FUND-A enters a bracket: buys 100 AAPL at 190.00 (the entry, now the best bid); a "
+         "take-profit selling 100 at 190.50 and a stop-loss selling 100 on a 189.50 stop, each "
+         "other's OCO peer, wait for the entry to fill", (
+             New(FUND, "fund-entry", "BUY", 100, "AAPL", "190.00"),
+             New(FUND, "fund-take-profit", "SELL", 100, "AAPL", "190.50", parent="fund-entry"),
+             New(FUND, "fund-stop-loss", "SELL", 100, "AAPL", None, stop="189.50",
+                 parent="fund-entry", oco="fund-take-profit"),
+         )),
+    Step("MM-DESK sells 100 AAPL at 190.00 and fills the entry: both legs are activated "
+         "(TRIGGERED): the take-profit rests as the offer, the stop-loss is held by the OMS "
+         "until AAPL trades at 189.50 or lower", (
+             New(MM, "mm-aapl-sell-2", "SELL", 100, "AAPL", "190.00"),
+         )),
+    Step("RETAIL-7 buys 100 AAPL at 190.50 and fills the take-profit: its OCO peer, the "
+         "stop-loss, is cancelled (OCO_PEER_TRADED)", (
+             New(RETAIL, "retail-aapl-buy", "BUY", 100, "AAPL", "190.50"),
+         )),
+    Step("RETAIL-7 protects those 100 AAPL with a sell stop at 190.00, below the market (last "
+         "190.50): held by the OMS, not in the book", (
+             New(RETAIL, "retail-aapl-stop", "SELL", 100, "AAPL", None, stop="190.00"),
+         )),
+    Step("FUND-A sells 100 AAPL at market: it fills at 189.95 against MM-DESK's bid; RETAIL-7's "
+         "stop is triggered when AAPL traded at 189.95 and sells its 100 at market, also at "
+         "189.95 (a 55.00 loss)", (
+             New(FUND, "fund-aapl-mkt-2", "SELL", 100, "AAPL", None),
+         )),
     Step("MM-DESK pulls all its remaining orders (mass cancel by account)", (
         MassCancel(MM),
     )),
@@ -167,77 +213,133 @@ SCRIPT: tuple[Step, ...] = (
 
 
 # ---------------------------------------------------------------------------------------------
-# The driver: an in-process engine
+# The drivers: an in-process engine, or oms serve over TCP
 # ---------------------------------------------------------------------------------------------
 
-class EngineDriver:
-    """Plays actions on an in-process `Engine`.  Each account trades on its own session
-    (session id = account id + 1), as it would through a gateway; ClOrdIDs are assigned from
-    1001 up, one per NEW, REPLACE and CANCEL, like a FIX client's."""
+class Driver:
+    """What every driver shares: the labels.  ClOrdIDs are assigned from 1001 up, one per
+    NEW, REPLACE and CANCEL, like a FIX client's; a label maps to its order's current ClOrdID
+    (a REPLACE changes it) and to the order id of its NEW report (what a contingent link
+    names).  Each action becomes one COMMAND_DTYPE record (`command`); a subclass sends it
+    and returns the events it produced (`_transmit`), and implements `finish`, `book` and
+    `positions`."""
 
     def __init__(self, config: EngineConfig):
-        from oms._engine import Engine    # the compiled core, imported only when driving it
         self.config = config
         self.accounts = {a.name: a.account_id for a in config.accounts}
         self.symbols = {s.name: s.symbol_id for s in config.symbols}
-        self.engine = Engine(config)
-        self.engine.start()
         self.next_cl_ord_id = 1001
         self.current: dict[str, int] = {}     # label -> the order's current ClOrdID
-        self.sent: dict[str, dict] = {}       # label -> the NEW's arguments, for Resend
+        self.order_ids: dict[str, int] = {}   # label -> the order id of its NEW report
+        self.sent: dict[str, np.ndarray] = {}  # label -> the NEW command, for Resend
         self.unreported: list = []
 
     def _cl_ord_id(self) -> int:
         self.next_cl_ord_id += 1
         return self.next_cl_ord_id - 1
 
-    def _session(self, account: str) -> tuple[int, int]:
-        account_id = self.accounts[account]
-        return account_id, account_id + 1
+    def _session(self, account_id: int) -> int:
+        """The session id commands carry (0: the gateway sets it)."""
+        return 0
 
     def _target(self, order: str | int) -> int:
         return order if isinstance(order, int) else self.current[order]
 
-    def send(self, action: Action, time_ns: int):
-        """Send one action at `time_ns`; returns the events it produced (EVENT_DTYPE)."""
-        e = self.engine
+    def _order_id(self, label: str | None) -> int:
+        if label is None:
+            return 0
+        try:
+            return self.order_ids[label]
+        except KeyError:
+            raise ValueError(f"order {label!r} has no order id: it was never accepted") from None
+
+    def command(self, action: Action, time_ns: int) -> np.ndarray:
+        """The command record (one row) that carries `action` at `time_ns`."""
+        if isinstance(action, Resend):
+            cmd = self.sent[action.label].copy()
+            cmd["time_ns"] = time_ns
+            return cmd
+        cmd = np.zeros(1, dtype=COMMAND_DTYPE)
+        c = cmd[0]
+        c["time_ns"] = time_ns
         if isinstance(action, New):
-            account_id, session = self._session(action.account)
-            args = dict(symbol=self.symbols[action.symbol], side=Side[action.side],
-                        qty=action.qty, price=0 if action.price is None else px(action.price),
-                        ord_type=OrdType.MARKET if action.price is None else OrdType.LIMIT,
-                        tif=TimeInForce[action.tif], account=account_id, session=session,
-                        cl_ord_id=self._cl_ord_id(),
-                        idem_key=uuid.UUID(action.idem_key) if action.idem_key else None)
-            self.sent[action.label] = args
-            self.current[action.label] = args["cl_ord_id"]
-            seq = e.submit(**args, time_ns=time_ns)
-        elif isinstance(action, Resend):
-            seq = e.submit(**self.sent[action.label], time_ns=time_ns)
+            account_id = self.accounts[action.account]
+            key = uuid.UUID(action.idem_key).int if action.idem_key else 0
+            c["kind"] = CommandType.NEW
+            c["session_id"] = self._session(account_id)
+            c["account_id"] = account_id
+            c["symbol_id"] = self.symbols[action.symbol]
+            c["side"] = Side[action.side]
+            c["ord_type"] = action.order_type
+            c["tif"] = TimeInForce[action.tif]
+            c["qty"] = action.qty
+            c["price"] = 0 if action.price is None else px(action.price)
+            c["stop_price"] = 0 if action.stop is None else px(action.stop)
+            c["parent_order_id"] = self._order_id(action.parent)
+            c["oco_order_id"] = self._order_id(action.oco)
+            c["idem_hi"], c["idem_lo"] = key >> 64, key & ((1 << 64) - 1)
+            c["cl_ord_id"] = self._cl_ord_id()
         elif isinstance(action, Cancel):
-            _, session = self._session(action.account)
-            seq = e.cancel(orig_cl_ord_id=self._target(action.order), session=session,
-                           cl_ord_id=self._cl_ord_id(), time_ns=time_ns)
+            c["kind"] = CommandType.CANCEL
+            c["session_id"] = self._session(self.accounts[action.account])
+            c["orig_cl_ord_id"] = self._target(action.order)
+            c["cl_ord_id"] = self._cl_ord_id()
         elif isinstance(action, Replace):
-            _, session = self._session(action.account)
-            new_id = self._cl_ord_id()
-            seq = e.replace(orig_cl_ord_id=self._target(action.order), session=session,
-                            cl_ord_id=new_id, price=px(action.price), qty=action.qty,
-                            time_ns=time_ns)
+            c["kind"] = CommandType.REPLACE
+            c["session_id"] = self._session(self.accounts[action.account])
+            c["orig_cl_ord_id"] = self._target(action.order)
+            c["price"] = px(action.price)
+            c["qty"] = action.qty
+            c["cl_ord_id"] = self._cl_ord_id()
         elif isinstance(action, MassCancel):
-            account_id, _ = self._session(action.account)
-            seq = e.mass_cancel(MassCancelScope.ACCOUNT, account=account_id, time_ns=time_ns)
+            c["kind"] = CommandType.MASS_CANCEL
+            c["admin_op"] = MassCancelScope.ACCOUNT
+            c["account_id"] = self.accounts[action.account]
         else:
             raise TypeError(f"unknown demo action {action!r}")
+        return cmd
+
+    def send(self, action: Action, time_ns: int) -> np.ndarray:
+        """Send one action at `time_ns`; returns the events it produced (EVENT_DTYPE)."""
+        cmd = self.command(action, time_ns)
+        events = self._transmit(cmd)
+        cl_ord_id = int(cmd[0]["cl_ord_id"])
+        report = [ev for ev in events if ev["kind"] == EventType.EXEC_REPORT
+                  and int(ev["cl_ord_id"]) == cl_ord_id]
+        if isinstance(action, New):
+            self.sent[action.label] = cmd
+            self.current[action.label] = cl_ord_id
+            if report and report[0]["exec_type"] == ExecType.NEW:
+                self.order_ids[action.label] = int(report[0]["order_id"])
+        elif isinstance(action, Replace) and any(
+                ev["exec_type"] == ExecType.REPLACED for ev in report):
+            self.current[action.order] = cl_ord_id
+        return events
+
+    def _transmit(self, cmd: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class EngineDriver(Driver):
+    """Plays actions on an in-process `Engine`.  Each account trades on its own session
+    (session id = account id + 1), as it would through a gateway."""
+
+    def __init__(self, config: EngineConfig):
+        from oms._engine import Engine    # the compiled core, imported only when driving it
+        super().__init__(config)
+        self.engine = Engine(config)
+        self.engine.start()
+
+    def _session(self, account_id: int) -> int:
+        return account_id + 1
+
+    def _transmit(self, cmd: np.ndarray) -> np.ndarray:
+        e = self.engine
+        seq = int(e.submit_batch(cmd, stamp_time=False)[0])
         e.wait(seq)                          # blocks until processed
         drained = e.poll()                   # wait() leaves events queued: take them all
-        events = drained[drained["cmd_seq"] == seq]
         self.unreported.extend(drained[drained["cmd_seq"] != seq])
-        if isinstance(action, Replace) and any(
-                ev["kind"] == EventType.EXEC_REPORT and ev["exec_type"] == ExecType.REPLACED
-                for ev in events):
-            self.current[action.order] = new_id
-        return events
+        return drained[drained["cmd_seq"] == seq]
 
     def finish(self) -> list:
         """Stop the engine (everything sent is processed first); returns any event that no
@@ -251,6 +353,60 @@ class EngineDriver:
 
     def positions(self):
         return self.engine.positions()
+
+
+STATUS_PROBE = (1 << 63) - 1     # a ClOrdID no demo order uses: its STATUS answer ends a step
+
+
+class TcpDriver(Driver):
+    """Plays actions through a real `oms serve` (started on this process's background thread,
+    on ephemeral localhost ports, journal off) and a binary TCP client (`oms.client`).
+
+    Every account trades through the demo user's one binary session, which may set command
+    time (the script's times make the output reproducible); a NEW with a stop price or a link
+    goes as an `N` frame.  After each action the driver sends a STATUS for an id no order has:
+    its answer arrives after every event of the action, so the events in between are exactly
+    the action's."""
+
+    def __init__(self, config: EngineConfig):
+        import io
+        import tempfile
+        from oms.client import BinaryClient
+        from oms.gateway.config import default_config
+        from oms.gateway.log import Log
+        from oms.server import ServerThread
+        super().__init__(config)
+        self._tmp = tempfile.TemporaryDirectory(prefix="oms-demo-")
+        server_config = default_config(engine=config, fix_port=0, binary_port=0,
+                                       state_dir=self._tmp.name, journal=False)
+        self.log = io.StringIO()
+        self.server = ServerThread(server_config, Log(self.log, "warning")).start()
+        self.client = BinaryClient("127.0.0.1", self.server.binary_port, "demo", "demo").connect()
+
+    def _transmit(self, cmd: np.ndarray) -> np.ndarray:
+        from oms.client import ClientError
+        c = self.client
+        time_ns = int(cmd[0]["time_ns"])
+        c.send_commands(cmd)
+        c.status(orig_cl_ord_id=STATUS_PROBE, time_ns=time_ns)
+        events = c.wait_for(lambda ev: ev["cl_ord_id"] == STATUS_PROBE, timeout=10)[:-1]
+        if c.rejects:
+            raise ClientError(f"the server rejected a demo frame: {c.rejects}")
+        return events
+
+    def finish(self) -> list:
+        """Stop the client and the server; returns events that answered no action."""
+        self.unreported.extend(self.client.read(0.05))
+        self.client.close()
+        self.server.stop()
+        self._tmp.cleanup()
+        return self.unreported
+
+    def book(self, symbol: str):
+        return self.server.gateway.engine.core.book(self.symbols[symbol])
+
+    def positions(self):
+        return self.server.gateway.engine.positions()
 
 
 # ---------------------------------------------------------------------------------------------
