@@ -12,6 +12,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from oms._layout cimport *
+from oms._accounts cimport account_set
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
 # decode() results (same meaning as the FIX codec's)
@@ -116,15 +117,7 @@ cdef class BinaryCodec:
 
     def set_accounts(self, account_ids):
         """The account ids this session may name (others are unknown to it)."""
-        ids = list(account_ids)
-        n = max(ids) + 1 if ids else 1
-        free(self.account_ok)
-        self.account_ok = <uint8_t *>calloc(n, 1)
-        if self.account_ok == NULL:
-            raise MemoryError()
-        self.account_ok_len = n
-        for a in ids:
-            self.account_ok[a] = 1
+        self.account_ok = account_set(account_ids, self.account_ok, &self.account_ok_len)
 
     cdef inline uint32_t _account(self, uint32_t a) noexcept nogil:
         if a < self.account_ok_len and self.account_ok[a]:

@@ -19,6 +19,7 @@ from libc.string cimport memcpy, memcmp, memset, memchr, memmove
 import numpy as np
 
 from oms._layout cimport *
+from oms._accounts cimport account_set
 from oms._hash cimport mix64
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
@@ -854,15 +855,7 @@ cdef class FixCodec:
 
     def set_drop_copy_accounts(self, account_ids):
         """Make this a read-only session that receives every event of these accounts."""
-        ids = list(account_ids)
-        n = max(ids) + 1 if ids else 1
-        free(self.account_ok)
-        self.account_ok = <uint8_t *>calloc(n, 1)
-        if self.account_ok == NULL:
-            raise MemoryError()
-        self.account_ok_len = n
-        for a in ids:
-            self.account_ok[a] = 1
+        self.account_ok = account_set(account_ids, self.account_ok, &self.account_ok_len)
         self.read_only = True
 
     # -- DECODING --
