@@ -286,7 +286,8 @@ class ReferenceModel:
             side=o["side"], ord_type=o["ord_type"], tif=o["tif"], price=o["price"],
             qty=o["qty"], cum_qty=cum, leaves_qty=o["leaves_qty"],
             avg_px=o["cum_notional"] // cum if cum else 0,
-            version=o["version"], status=o["status"], strategy_id=o["strategy_id"])
+            version=o["version"], status=o["status"], strategy_id=o["strategy_id"],
+            stop_price=o["stop_price"], trigger_px=o["trigger_px"])
 
     def _cmd_fields(self, order_id: int | None = None) -> dict:
         c = self._cmd
@@ -295,7 +296,7 @@ class ReferenceModel:
             cl_ord_id=c["cl_ord_id"], orig_cl_ord_id=c["orig_cl_ord_id"],
             session_id=c["session_id"], account_id=c["account_id"], symbol_id=c["symbol_id"],
             side=c["side"], ord_type=c["ord_type"], tif=c["tif"], price=c["price"],
-            qty=c["qty"], strategy_id=c["strategy_id"],
+            qty=c["qty"], strategy_id=c["strategy_id"], stop_price=c["stop_price"],
             cum_qty=0, leaves_qty=0, avg_px=0, version=0)
 
     # -----------------------------------------------------------------------------------------

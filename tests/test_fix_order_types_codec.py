@@ -192,13 +192,19 @@ def test_reports_show_the_order_attributes():
     attrs.put(6, trail_amount=12_500)
     attrs.put(7, trail_bps=25)
     c = codec()
-    m = report(c, event(ord_type=OrdType.STOP_LIMIT, price=1_885_000), attrs)
+    # StopPx(99) comes from the event (the engine's order fields), the rest from the table
+    m = report(c, event(ord_type=OrdType.STOP_LIMIT, price=1_885_000, stop_price=1_890_000),
+               attrs)
     assert (m.get(40), m.get(44), m.get(99), m.get(18), m.get(111), m.get(110)) == \
         (b"4", b"188.5", b"189", b"6", b"100", b"10")
     assert (m.get(126), m.get(7101), m.get(7102)) == (b"20250602-13:30:00.123", b"3", b"4")
     m = report(c, event(order_id=6, ord_type=OrdType.TRAILING_STOP), attrs)
     assert (m.get(40), m.get(18), m.get(211), m.get(836), m.get(99)) == (b"P", b"a", b"1.25",
                                                                          None, None)
+    # a trailing stop's StopPx is where its trigger stands now (it moves with the market)
+    m = report(c, event(order_id=6, ord_type=OrdType.TRAILING_STOP, trigger_px=1_877_500),
+               attrs)
+    assert m.get(99) == b"187.75"
     m = report(c, event(order_id=7, ord_type=OrdType.TRAILING_STOP), attrs)
     assert (m.get(211), m.get(836)) == (b"25", b"1")
     m = report(c, event(order_id=8), attrs)        # another order: nothing extra

@@ -356,6 +356,8 @@ cdef void fill_from_order(Event *ev, Order *o) noexcept nogil:
     ev.version = o.version
     ev.status = o.status
     ev.strategy_id = o.strategy_id
+    ev.stop_price = o.stop_price
+    ev.trigger_px = o.trigger_px
 
 cdef void fill_from_command(Event *ev, Command *c) noexcept nogil:
     ev.order_id = c.order_id
@@ -370,6 +372,7 @@ cdef void fill_from_command(Event *ev, Command *c) noexcept nogil:
     ev.price = c.price
     ev.qty = c.qty
     ev.strategy_id = c.strategy_id
+    ev.stop_price = c.stop_price
 
 cdef void emit_exec(State *st, Command *c, Order *o, uint8_t exec_type,
                     uint16_t code) noexcept nogil:

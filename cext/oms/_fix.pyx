@@ -1585,6 +1585,10 @@ cdef class FixCodec:
                 self._px(b"44=", 3, e.price)
             if e.ord_type == ORD_TYPE_TRAILING_STOP:
                 self._c(b"18=", 3, 97)                      # a: trailing stop peg
+                if e.trigger_px:                            # where the stop stands now
+                    self._px(b"99=", 3, e.trigger_px)
+            elif e.stop_price:
+                self._px(b"99=", 3, e.stop_price)
             if a != NULL:
                 self._attrs(a, e.ord_type != ORD_TYPE_TRAILING_STOP)
             if e.tif:
@@ -1633,9 +1637,7 @@ cdef class FixCodec:
 
     cdef void _attrs(self, const OrdAttr *a, bint exec_inst) noexcept:
         """The fields an ExecutionReport takes from the order's OrderAttrs (`exec_inst`:
-        whether ExecInst(18) is still to be written)."""
-        if a.stop_price:
-            self._px(b"99=", 3, a.stop_price)
+        whether ExecInst(18) is still to be written); StopPx(99) comes from the event."""
         if a.trail_amount:
             self._px(b"211=", 4, a.trail_amount)
         elif a.trail_bps:

@@ -246,7 +246,9 @@ cdef struct Event:
     uint8_t response_to
     uint8_t _pad0[3]
     uint32_t strategy_id
-    uint8_t _reserved[48]
+    int64_t stop_price
+    int64_t trigger_px
+    uint8_t _reserved[32]
 
 cdef struct Order:
     uint64_t order_id

@@ -230,6 +230,8 @@ EVENT_FIELDS = [
     ("trade_id", "uint64_t"),        # match id of a TRADE; count for MASS_CANCEL_REPORT
     ("response_to", "uint8_t"),      # CxlRejResponseTo for CANCEL_REJECT
     ("strategy_id", "uint32_t"),
+    ("stop_price", "int64_t"),       # the order's stop price (stop family)
+    ("trigger_px", "int64_t"),       # its trigger: a trailing stop's moves with the market
 ]
 
 ORDER_FIELDS = [
