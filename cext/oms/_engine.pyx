@@ -1978,9 +1978,12 @@ cdef void auction_fill_done(State *st, int32_t slot, int64_t q) noexcept nogil:
         o.display_leaves = o.display_qty if o.display_qty < o.leaves_qty else o.leaves_qty
 
 cdef void uncross(State *st, Command *c, uint32_t sym, int a) noexcept nogil:
+    """Find the auction price (one pass over the candidate prices, ascending, with the
+    demand D(p) and supply S(p) kept as running sums), then pair the eligible buys and sells
+    off at that price, best first."""
     cdef uint64_t *buys = st.scratch
     cdef uint64_t *sells
-    cdef int64_t nb, ns, ib, is_, jb, js, d = 0, sv = 0, v, imb, dist, ref, p, lim
+    cdef int64_t nb, ns, ib, is_, jb, js, d = 0, sv = 0, v, imb, dist, ref, p
     cdef int64_t best_v = 0, best_imb = 0, best_dist = 0, best_p = 0, q, left
     cdef bint have_ref, more
     cdef int32_t bslot, sslot
