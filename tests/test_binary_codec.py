@@ -40,7 +40,7 @@ def logged_on(**kw) -> BinaryCodec:
 
 def test_frame_sizes_are_documented():
     assert SIZES == {"L": 68, "O": 72, "N": 136, "X": 40, "U": 56, "V": 64, "M": 40, "S": 32,
-                     "E": 152, "R": 88, "H": 4}
+                     "E": 152, "F": 168, "R": 88, "H": 4}
 
 
 def test_round_trip_commands():
@@ -100,6 +100,92 @@ def test_events_round_trip():
     drop = BinaryCodec(29, [1])
     drop.read_only = True
     assert drop.encode_events(ev, 3) == 3
+
+
+
+# -- F: the execution frame with stop_price and trigger_px (login flag 1) ---------------------
+
+# the documented `E` layout (docs/protocols.md), header included
+E_LAYOUT = struct.Struct("<HBBBBBBBBBBHHqqqIIIIQQQqqqqqqqQII")
+F_LAYOUT = struct.Struct(E_LAYOUT.format + "qq")
+
+
+def full_event() -> np.ndarray:
+    ev = np.zeros(1, dtype=EVENT_DTYPE)
+    vals = dict(kind=1, exec_type=10, status=1, side=2, ord_type=OrdType.TRAILING_STOP,
+                tif=TimeInForce.GTC, response_to=0, reject_code=7, seq=101, cmd_seq=99,
+                time_ns=1_700_000_000_000_000_123, account_id=1, symbol_id=3, version=2,
+                strategy_id=9, order_id=555, cl_ord_id=77, orig_cl_ord_id=76, price=0, qty=500,
+                cum_qty=100, leaves_qty=400, avg_px=1_890_000, last_px=1_890_100, last_qty=100,
+                trade_id=31, session_id=21, stop_price=1_880_000, trigger_px=1_885_500)
+    for k, v in vals.items():
+        ev[0][k] = v
+    return ev
+
+
+def test_full_events_flag_is_login_bit_1():
+    assert binary.LOGIN_FULL_EVENTS == 1
+    assert not logged_on().full_events
+
+
+def test_e_frame_is_unchanged_without_the_flag():
+    ev = full_event()
+    c = logged_on()
+    assert c.encode_events(ev, 1) == 1
+    data = c.take()
+    assert len(data) == 152 and data[2:4] == b"E\x01"
+    e = ev[0]
+    assert data == E_LAYOUT.pack(
+        152, ord("E"), 1, e["kind"], e["exec_type"], e["status"], e["side"], e["ord_type"],
+        e["tif"], e["response_to"], 0, e["reject_code"], 0, e["seq"], e["cmd_seq"], e["time_ns"],
+        e["account_id"], e["symbol_id"], e["version"], e["strategy_id"], e["order_id"],
+        e["cl_ord_id"], e["orig_cl_ord_id"], e["price"], e["qty"], e["cum_qty"], e["leaves_qty"],
+        e["avg_px"], e["last_px"], e["last_qty"], e["trade_id"], e["session_id"], 0)
+    out = np.zeros(1, dtype=EVENT_DTYPE)
+    assert decode_server_frames(data, 0, out)[:2] == (NEED_MORE, 1)
+    assert out[0]["stop_price"] == out[0]["trigger_px"] == 0     # `E` cannot carry them
+
+
+def test_f_frame_layout_is_the_documented_one():
+    ev = full_event()
+    c = logged_on()
+    c.full_events = True
+    assert c.encode_events(ev, 1) == 1
+    data = c.take()
+    assert len(data) == 168 and len(data) % 8 == 0 and data[2:4] == b"F\x01"
+    e = ev[0]
+    assert data == F_LAYOUT.pack(
+        168, ord("F"), 1, e["kind"], e["exec_type"], e["status"], e["side"], e["ord_type"],
+        e["tif"], e["response_to"], 0, e["reject_code"], 0, e["seq"], e["cmd_seq"], e["time_ns"],
+        e["account_id"], e["symbol_id"], e["version"], e["strategy_id"], e["order_id"],
+        e["cl_ord_id"], e["orig_cl_ord_id"], e["price"], e["qty"], e["cum_qty"], e["leaves_qty"],
+        e["avg_px"], e["last_px"], e["last_qty"], e["trade_id"], e["session_id"], 0,
+        1_880_000, 1_885_500)
+    assert struct.unpack_from("<qq", data, 152) == (1_880_000, 1_885_500)
+
+
+def test_f_frames_decode_with_stop_price_and_trigger():
+    ev = np.concatenate([full_event()] * 3)
+    ev["cl_ord_id"] = [1, 2, 3]
+    ev["trigger_px"] = [10, 20, 30]
+    c = logged_on()
+    c.full_events = True
+    assert c.encode_events(ev, 3) == 3
+    plain = logged_on()
+    plain.encode_events(ev[:1], 1)
+    data = c.take() + plain.take() + struct.pack("<HBB", 4, ord("H"), 1)
+    out = np.zeros(8, dtype=EVENT_DTYPE)
+    status, n, pos = decode_server_frames(data, 0, out)
+    assert (status, n, pos) == (OTHER, 4, 3 * 168 + 152)
+    for name in EVENT_DTYPE.names:
+        if not name.startswith("_"):
+            assert (out[:3][name] == ev[name]).all(), name
+    assert list(out[:4]["trigger_px"]) == [10, 20, 30, 0]
+    small = np.zeros(2, dtype=EVENT_DTYPE)
+    assert decode_server_frames(data, 0, small) == (BATCH_FULL, 2, 2 * 168)
+    bad = bytearray(data[:168])
+    bad[0] = 160                     # an `F` of the wrong length is not an execution frame
+    assert decode_server_frames(bytes(bad), 0, out)[0] == OTHER
 
 
 # -- FULL FRAMES: N (new order, every field) and V (replace with a stop price) ----------------
@@ -229,7 +315,7 @@ def test_full_frames_carry_every_value(fields, full):
 @given(st.lists(st.one_of(
     st.binary(max_size=80),
     st.builds(lambda t, n, body: struct.pack("<HBB", n, t, 1) + body,
-              st.sampled_from(b"LOXUMSHQZENV"), st.integers(0, 200), st.binary(max_size=140)),
+              st.sampled_from(b"LOXUMSHQZENVF"), st.integers(0, 200), st.binary(max_size=140)),
     st.builds(lambda f, full: encode_commands(one(**f), full=full), COMMAND_FIELDS,
               st.booleans()),
     st.just(encode_commands(commands()))), max_size=8))

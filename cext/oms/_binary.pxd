@@ -1,4 +1,4 @@
-# The binary protocol, version 1 (with its extension frames N and V): fixed-layout
+# The binary protocol, version 1 (with its extension frames N, V and F): fixed-layout
 # little-endian frames (docs/protocols.md has every field's offset).  Each frame starts with
 # the same 4-byte header.
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
@@ -6,6 +6,7 @@ from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 cdef enum:
     BIN_VERSION = 1
     BIN_MAX_FRAME = 1024
+    LOGIN_FLAG_FULL_EVENTS = 1       # 'L' flags: send 'F' execution frames instead of 'E'
 
 cdef packed struct FrameHeader:
     uint16_t length                  # whole frame, header included
@@ -146,6 +147,11 @@ cdef packed struct ExecFrame:        # 'E', 152 bytes: one engine event
     uint64_t trade_id
     uint32_t session_id
     uint32_t reserved3
+
+cdef packed struct ExecFullFrame:    # 'F', 168 bytes: the 'E' layout (header 'F'), then the
+    ExecFrame e                      # fields 'E' cannot carry (login flag LOGIN_FLAG_FULL_EVENTS)
+    int64_t stop_price               # the order's stop price (stop family)
+    int64_t trigger_px               # its current trigger (a trailing stop's moves)
 
 cdef packed struct RejectFrame:      # 'R', 88 bytes
     FrameHeader h

@@ -2,8 +2,9 @@
 # cython: initializedcheck=False, nonecheck=False
 """The binary protocol codec (docs/protocols.md): whole reads of client frames (version 1 and
 its extension frames `N` and `V`) become engine commands in a preallocated array; engine
-events become 152-byte execution frames.  The client side decodes execution frames straight
-into EVENT_DTYPE records."""
+events become 152-byte `E` execution frames, or 168-byte `F` frames (with the stop price and
+trigger) for a session that asked for them at login.  The client side decodes execution
+frames straight into EVENT_DTYPE records."""
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
@@ -36,6 +37,9 @@ R_LOGIN_FAILED = 8
 R_ALREADY_LOGGED_IN = 9
 R_FRAMING = 10
 
+# 'L' login flags
+LOGIN_FULL_EVENTS = LOGIN_FLAG_FULL_EVENTS    # send 'F' execution frames instead of 'E'
+
 DEF NO_ID = 0xFFFFFFFF
 
 # frame sizes by type (client -> server); 0 = not a client frame
@@ -64,7 +68,7 @@ cdef int client_size(uint8_t t) noexcept nogil:
 SIZES = {"L": sizeof(LoginFrame), "O": sizeof(NewOrderFrame), "N": sizeof(NewOrderFullFrame),
          "X": sizeof(CancelFrame), "U": sizeof(ReplaceFrame), "V": sizeof(ReplaceFullFrame),
          "M": sizeof(MassCancelFrame), "S": sizeof(StatusFrame), "E": sizeof(ExecFrame),
-         "R": sizeof(RejectFrame), "H": sizeof(FrameHeader)}
+         "F": sizeof(ExecFullFrame), "R": sizeof(RejectFrame), "H": sizeof(FrameHeader)}
 
 
 cdef class BinaryCodec:
@@ -76,6 +80,7 @@ cdef class BinaryCodec:
     cdef int64_t out_len, out_cap
     cdef public uint32_t session_id
     cdef public bint logged_on, allow_client_time, read_only
+    cdef public bint full_events     # 'F' frames instead of 'E' (set at each login)
     cdef public int64_t order_budget
     cdef public int n_commands, cmd_capacity
     cdef public object commands
@@ -101,6 +106,7 @@ cdef class BinaryCodec:
         self.logged_on = False
         self.allow_client_time = False
         self.read_only = False
+        self.full_events = False
         self.order_budget = 1 << 62
         self.cmd_capacity = capacity
         self.commands = np.zeros(capacity, dtype=COMMAND_DTYPE)
@@ -305,13 +311,14 @@ cdef class BinaryCodec:
     # -- ENCODING --
 
     def encode_events(self, events, Py_ssize_t n):
-        """Append an execution frame for each of the first `n` events of this session
-        (drop copy: of its accounts); returns how many."""
+        """Append an execution frame (`E`, or `F` with `full_events`) for each of the first
+        `n` events of this session (drop copy: of its accounts); returns how many."""
         cdef const uint8_t[::1] view = events.view(np.uint8)
         cdef const Event *ev = <const Event *>&view[0] if view.shape[0] else NULL
         cdef Py_ssize_t i
         cdef int count = 0
-        cdef ExecFrame *f
+        cdef int64_t fs = sizeof(ExecFullFrame) if self.full_events else sizeof(ExecFrame)
+        cdef ExecFullFrame *ff
         cdef uint8_t *o
         if n > len(events):
             raise ValueError("n is larger than the event array")
@@ -322,15 +329,22 @@ cdef class BinaryCodec:
                     continue
             elif ev[i].session_id != self.session_id:
                 continue
-            if self.out_len + <int64_t>sizeof(ExecFrame) > self.out_cap:
+            if self.out_len + fs > self.out_cap:
                 o = <uint8_t *>realloc(self.out, self.out_cap * 2)
                 if o == NULL:
                     raise MemoryError()
                 self.out = o
                 self.out_cap *= 2
-            f = <ExecFrame *>(self.out + self.out_len)
-            event_to_frame(&ev[i], f)
-            self.out_len += sizeof(ExecFrame)
+            if self.full_events:
+                ff = <ExecFullFrame *>(self.out + self.out_len)
+                event_to_frame(&ev[i], &ff.e)
+                ff.e.h.length = sizeof(ExecFullFrame)
+                ff.e.h.msg_type = 70
+                ff.stop_price = ev[i].stop_price
+                ff.trigger_px = ev[i].trigger_px
+            else:
+                event_to_frame(&ev[i], <ExecFrame *>(self.out + self.out_len))
+            self.out_len += fs
             count += 1
         return count
 
@@ -406,10 +420,10 @@ cdef void frame_to_event(const ExecFrame *f, Event *e) noexcept nogil:
 
 
 def decode_server_frames(buf, Py_ssize_t pos, out):
-    """Client side: decode execution frames of `buf` from `pos` into `out` (an EVENT_DTYPE
-    array).  Returns (status, n_events, pos): status NEED_MORE, BATCH_FULL (out is full),
-    OTHER (the frame at the returned pos is not an execution frame: the caller reads it) or
-    FATAL (bad framing at pos)."""
+    """Client side: decode execution frames (`E`, and `F` with its stop_price and trigger_px)
+    of `buf` from `pos` into `out` (an EVENT_DTYPE array).  Returns (status, n_events, pos):
+    status NEED_MORE, BATCH_FULL (out is full), OTHER (the frame at the returned pos is not
+    an execution frame: the caller reads it) or FATAL (bad framing at pos)."""
     cdef const uint8_t[::1] view = buf
     cdef uint8_t[::1] outv = out.view(np.uint8)
     cdef Event *ev = <Event *>&outv[0] if outv.shape[0] else NULL
@@ -425,11 +439,18 @@ def decode_server_frames(buf, Py_ssize_t pos, out):
             return FATAL, n, pos
         if end - pos < h.length:
             return NEED_MORE, n, pos
-        if h.msg_type != 69 or h.length != sizeof(ExecFrame):
+        if h.msg_type == 69 and h.length == sizeof(ExecFrame):
+            if n >= room:
+                return BATCH_FULL, n, pos
+            frame_to_event(<const ExecFrame *>h, &ev[n])
+        elif h.msg_type == 70 and h.length == sizeof(ExecFullFrame):
+            if n >= room:
+                return BATCH_FULL, n, pos
+            frame_to_event(<const ExecFrame *>h, &ev[n])
+            ev[n].stop_price = (<const ExecFullFrame *>h).stop_price
+            ev[n].trigger_px = (<const ExecFullFrame *>h).trigger_px
+        else:
             return OTHER, n, pos
-        if n >= room:
-            return BATCH_FULL, n, pos
-        frame_to_event(<const ExecFrame *>h, &ev[n])
         n += 1
         pos += h.length
 

@@ -26,7 +26,8 @@ import numpy as np
 from oms import _binary
 from oms._binary import decode_server_frames, encode_commands
 from oms._fix import FixCodec, StrMap, checksum
-from oms.gateway.binary import HEADER, LOGIN, LOGIN_ACCEPTED, REJECT, VERSION
+from oms.gateway.binary import (HEADER, LOGIN, LOGIN_ACCEPTED, LOGIN_FULL_EVENTS, REJECT,
+                               VERSION)
 from oms.gateway.store import split_messages
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE, CommandType, OrdType, TimeInForce
 
@@ -53,11 +54,16 @@ def _recv_into(sock: socket.socket, buf: bytearray, timeout: float) -> bool:
 
 class BinaryClient:
     """A binary-protocol session.  Rejects ('R' frames) are collected in `rejects` as dicts;
-    a Logout from the server sets `logged_out` to its text."""
+    a Logout from the server sets `logged_out` to its text.
+
+    `full_events` asks at login for `F` execution frames instead of `E`: events then carry
+    the order's `stop_price` and `trigger_px` (a trailing stop's current trigger); without it
+    both read 0.  A server older than the `F` frame ignores the flag and sends `E`."""
 
     def __init__(self, host: str, port: int, user: str, password: str,
-                 heartbeat_ms: int = 1000, timeout: float = 5.0):
+                 heartbeat_ms: int = 1000, timeout: float = 5.0, full_events: bool = False):
         self.host, self.port = host, port
+        self.full_events = full_events
         self.user, self.password = user, password
         self.heartbeat_ms = heartbeat_ms
         self.timeout = timeout
@@ -82,7 +88,8 @@ class BinaryClient:
         self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.send_raw(LOGIN.pack(LOGIN.size, ord("L"), VERSION, self.user.encode()[:16],
-                                 self.password.encode()[:32], self.heartbeat_ms, 0, 0))
+                                 self.password.encode()[:32], self.heartbeat_ms,
+                                 LOGIN_FULL_EVENTS if self.full_events else 0, 0))
         deadline = time.monotonic() + self.timeout
         while True:
             frame = self._next_frame(deadline)

@@ -27,6 +27,7 @@ LOGIN = struct.Struct("<HBB16s32sIIQ")              # 'L'
 LOGIN_ACCEPTED = struct.Struct("<HBBIIQ")           # 'A': session id, heartbeat ms
 REJECT = struct.Struct("<HBBHBBQII64s")             # 'R' reject, 'J' login rejected, 'Q' logout
 DEFAULT_HEARTBEAT_MS = 1000
+LOGIN_FULL_EVENTS = _binary.LOGIN_FULL_EVENTS   # 'L' flags bit: 'F' execution frames, not 'E'
 
 
 def reject_frame(kind: bytes, reason: int, text: str, ref_type: int = 0, cl_ord_id: int = 0,
@@ -125,7 +126,7 @@ class BinaryConnection(Connection):
             if self.session is not None:
                 self.reject(_binary.R_ALREADY_LOGGED_IN, "already logged in", msg_type)
                 return
-            _, _, _, user, password, hb_ms, _, _ = LOGIN.unpack(frame)
+            _, _, _, user, password, hb_ms, flags, _ = LOGIN.unpack(frame)
             name = user.rstrip(b"\0").decode(errors="replace")
             s = self.gw.binary_by_user.get(name)
             if s is None:
@@ -136,12 +137,13 @@ class BinaryConnection(Connection):
             self.auth_pending = True
             fut = self.gw.verify(password.rstrip(b"\0").decode(errors="replace"), stored)
             fut.add_done_callback(
-                lambda f: self.login_verified(s if f.result() else None, name, hb_ms))
+                lambda f: self.login_verified(s if f.result() else None, name, hb_ms, flags))
             return
         self.reject(_binary.R_NOT_LOGGED_IN, "log in first", msg_type)
         self.failed_attempt("message before login")
 
-    def login_verified(self, s: BinarySession | None, name: str, hb_ms: int) -> None:
+    def login_verified(self, s: BinarySession | None, name: str, hb_ms: int,
+                       flags: int = 0) -> None:
         self.auth_pending = False
         if self.closing:
             return
@@ -156,6 +158,8 @@ class BinaryConnection(Connection):
             self.session = s
             s.conn = self
             s.codec.logged_on = True
+            # flags other than the known bits are ignored, as before they existed
+            s.codec.full_events = bool(flags & LOGIN_FULL_EVENTS)
             self.hb = (hb_ms or DEFAULT_HEARTBEAT_MS) / 1000
             self.write(LOGIN_ACCEPTED.pack(LOGIN_ACCEPTED.size, ord("A"), VERSION,
                                            s.session_id, int(self.hb * 1000), 0))
