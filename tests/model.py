@@ -1139,6 +1139,14 @@ class ReferenceModel:
             if parent["child_order_id"] == 0:
                 parent["child_order_id"] = oid
         self._reserve(o)
+        if not waits and o["ord_type"] in STOP_FAMILY:
+            # "Acceptance": the trigger is set before the NEW report, which shows it
+            if o["ord_type"] == TRAILING:
+                ref = self._reference(o["symbol_id"], o["side"])
+                off = self._trail_offset(o, ref)
+                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
+            else:
+                o["trigger_px"] = o["stop_price"]
         self._emit(EventType.EXEC_REPORT, ExecType.NEW, self._order_fields(o))
 
         if tif in AUCTION_TIFS:

@@ -1648,6 +1648,11 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
         link_slot = oid_get(st, c.parent_order_id)
         if st.orders[link_slot].child_order_id == 0:
             st.orders[link_slot].child_order_id = o.order_id
+    if not waits and is_stop_family(o.ord_type):
+        # the trigger is set before the NEW report, which shows it (start_order sets the same)
+        o.trigger_px = o.stop_price
+        if o.ord_type == ORD_TYPE_TRAILING_STOP:
+            o.trigger_px = initial_trail(o, trigger_reference(st, o.symbol_id, o.side))
     emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
     if not waits:
         start_order(st, c, slot)

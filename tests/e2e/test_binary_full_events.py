@@ -90,13 +90,13 @@ def test_full_events_carry_stop_price_and_trailing_trigger(tapes):
     f, mm = tapes
     last(mm, "190.00")
     stop = new(f, Side.SELL, 5, OrdType.STOP, stop_price=px("189.00"))
-    # the engine emits NEW before it arms the trigger: NEW shows the stop price, and the
-    # order's status (any later event) its trigger
-    assert (stop["exec_type"], stop["stop_price"]) == (ExecType.NEW, px("189.00"))
+    # the NEW report already shows the trigger (docs/engine.md, Acceptance)
+    assert (stop["exec_type"], stop["stop_price"], stop["trigger_px"]) == \
+        (ExecType.NEW, px("189.00"), px("189.00"))
     st = status(f, stop["cl_ord_id"], 1)     # a plain stop's trigger is its stop price
     assert (st["stop_price"], st["trigger_px"]) == (px("189.00"), px("189.00"))
     trail = new(f, Side.SELL, 5, OrdType.TRAILING_STOP, trail_amount=px("1.00"))
-    assert trail["exec_type"] == ExecType.NEW
+    assert (trail["exec_type"], trail["trigger_px"]) == (ExecType.NEW, px("189.00"))
     assert status(f, trail["cl_ord_id"], 1)["trigger_px"] == px("189.00")
 
     last(mm, "191.00")                       # the trailing stop follows: 190.00
