@@ -12,19 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms.layout import COMMAND_DTYPE
 from strategies import engine_scenarios, random_scenario
+from test_model_equivalence import to_array
 
 _engine = pytest.importorskip("oms._engine")
 Core = _engine.Core
-
-
-def to_array(commands: list[dict]) -> np.ndarray:
-    arr = np.zeros(len(commands), dtype=COMMAND_DTYPE)
-    for i, c in enumerate(commands):
-        for name, value in c.items():
-            arr[i][name] = value
-    return arr
 
 
 def check_roundtrip(cfg, commands: list[dict], cut: int) -> None:

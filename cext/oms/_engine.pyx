@@ -1657,21 +1657,26 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     if not waits:
         start_order(st, c, slot)
 
+cdef Order *linked_order(State *st, Command *c, uint64_t order_id) noexcept nogil:
+    """The order a NEW links to, if known and of the NEW's session and account; else NULL."""
+    cdef int32_t slot = oid_get(st, order_id)
+    if (slot < 0 or st.orders[slot].session_id != c.session_id
+            or st.orders[slot].account_id != c.account_id):
+        return NULL
+    return &st.orders[slot]
+
 cdef uint16_t link_check(State *st, Command *c, bint *waits) noexcept nogil:
     """The NEW's parent (OTO) and OCO peer (docs/engine.md, Contingent orders); sets whether
     the new order will wait for its parent."""
-    cdef int32_t slot
     cdef Order *p
     cdef Order *x
     waits[0] = False
     if is_auction(c.tif) and (c.parent_order_id or c.oco_order_id):
         return REJECT_CODE_LINK_NOT_ALLOWED
     if c.parent_order_id:
-        slot = oid_get(st, c.parent_order_id)
-        if (slot < 0 or st.orders[slot].session_id != c.session_id
-                or st.orders[slot].account_id != c.account_id):
+        p = linked_order(st, c, c.parent_order_id)
+        if p == NULL:
             return REJECT_CODE_UNKNOWN_LINKED_ORDER
-        p = &st.orders[slot]
         if is_terminal(p.status) and p.status != ORD_STATUS_FILLED:
             return REJECT_CODE_LINKED_ORDER_DONE
         if p.held == HELD_FOR_PARENT:
@@ -1680,11 +1685,9 @@ cdef uint16_t link_check(State *st, Command *c, bint *waits) noexcept nogil:
         if waits[0] and p.child_order_id != 0 and c.oco_order_id != p.child_order_id:
             return REJECT_CODE_LINK_NOT_ALLOWED
     if c.oco_order_id:
-        slot = oid_get(st, c.oco_order_id)
-        if (slot < 0 or st.orders[slot].session_id != c.session_id
-                or st.orders[slot].account_id != c.account_id):
+        x = linked_order(st, c, c.oco_order_id)
+        if x == NULL:
             return REJECT_CODE_UNKNOWN_LINKED_ORDER
-        x = &st.orders[slot]
         if is_terminal(x.status) or x.cum_qty > 0:
             return REJECT_CODE_LINKED_ORDER_DONE
         if x.oco_order_id != 0:
