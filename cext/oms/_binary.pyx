@@ -13,7 +13,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from oms._layout cimport *
-from oms._accounts cimport account_set
+from oms._codec_util cimport account_set, out_alloc, out_reserve
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
 # decode() results (same meaning as the FIX codec's)
@@ -92,10 +92,7 @@ cdef class BinaryCodec:
     cdef public bytes cur
 
     def __cinit__(self):
-        self.out_cap = 1 << 16
-        self.out = <uint8_t *>malloc(self.out_cap)
-        if self.out == NULL:
-            raise MemoryError()
+        self.out = out_alloc(&self.out_cap)
         self.out_len = 0
         self.account_ok = NULL
         self.account_ok_len = 0
@@ -319,7 +316,6 @@ cdef class BinaryCodec:
         cdef int count = 0
         cdef int64_t fs = sizeof(ExecFullFrame) if self.full_events else sizeof(ExecFrame)
         cdef ExecFullFrame *ff
-        cdef uint8_t *o
         if n > len(events):
             raise ValueError("n is larger than the event array")
         for i in range(n):
@@ -329,12 +325,7 @@ cdef class BinaryCodec:
                     continue
             elif ev[i].session_id != self.session_id:
                 continue
-            if self.out_len + fs > self.out_cap:
-                o = <uint8_t *>realloc(self.out, self.out_cap * 2)
-                if o == NULL:
-                    raise MemoryError()
-                self.out = o
-                self.out_cap *= 2
+            out_reserve(&self.out, &self.out_cap, self.out_len, fs)
             if self.full_events:
                 ff = <ExecFullFrame *>(self.out + self.out_len)
                 event_to_frame(&ev[i], &ff.e)

@@ -19,7 +19,7 @@ from libc.string cimport memcpy, memcmp, memset, memchr, memmove
 import numpy as np
 
 from oms._layout cimport *
-from oms._accounts cimport account_set
+from oms._codec_util cimport account_set, out_alloc, out_reserve
 from oms._hash cimport mix64
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
@@ -802,10 +802,7 @@ cdef class FixCodec:
     cdef public Py_ssize_t pos
 
     def __cinit__(self):
-        self.out_cap = 1 << 16
-        self.out = <uint8_t *>malloc(self.out_cap)
-        if self.out == NULL:
-            raise MemoryError()
+        self.out = out_alloc(&self.out_cap)
         self.out_len = 0
         self.stamp = 0
         memset(self.seen, 0, sizeof(self.seen))
@@ -1379,18 +1376,7 @@ cdef class FixCodec:
     # -- ENCODING --
 
     cdef int _reserve(self, int64_t n) except -1:
-        cdef int64_t cap = self.out_cap
-        cdef uint8_t *o
-        if self.out_len + n <= cap:
-            return 0
-        while cap < self.out_len + n:
-            cap *= 2
-        o = <uint8_t *>realloc(self.out, cap)
-        if o == NULL:
-            raise MemoryError()
-        self.out = o
-        self.out_cap = cap
-        return 0
+        return out_reserve(&self.out, &self.out_cap, self.out_len, n)
 
     cdef void _stamp_time(self, int64_t now_ns) noexcept:
         cdef int64_t ms = now_ns // 1000000
