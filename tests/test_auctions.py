@@ -6,8 +6,8 @@ compiled core (the harness of tests/test_order_types.py)."""
 from __future__ import annotations
 
 from test_order_types import (  # noqa: F401  (fixtures are found by name)
-    BUY, CLOSE, DAY0, NS, OPEN, PX, SELL, TICK, config, engine_core, steps, trade, venue,
-    venue_factory,
+    BUY, CLOSE, DAY0, NS, OPEN, PX, SELL, TICK, backend_factory, config, engine_core, steps,
+    trade, venue, venue_factory,
 )
 from oms.codes import RejectCode as R
 from oms.config import SymbolConfig

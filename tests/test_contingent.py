@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_order_types import EngineVenue as CoreBackend, ModelVenue as ModelBackend
+from test_order_types import ModelVenue, backend_factory, engine_core  # noqa: F401 (fixtures)
 from oms.codes import CODE_INFO, RejectCode as R, message
 from oms.config import AccountConfig, EngineConfig, SymbolConfig
 from oms.layout import (
@@ -51,19 +51,12 @@ def config(**over) -> EngineConfig:
     return EngineConfig(**params)
 
 
-# the two backends (model, compiled core) of tests/test_order_types.py
+# the two backends (model, compiled core) come from tests/test_order_types.py's fixture
 
 
-@pytest.fixture(params=["model", "engine"])
-def make(request):
-    if request.param == "model":
-        return lambda cfg=None: Venue(ModelBackend(cfg or config()))
-    try:
-        from oms import Core
-        Core.__name__          # noqa: B018 - loads the compiled core
-    except ImportError as exc:
-        pytest.skip(f"compiled engine not importable: {exc}")
-    return lambda cfg=None: Venue(CoreBackend(cfg or config(), Core))
+@pytest.fixture
+def make(backend_factory):
+    return lambda cfg=None: Venue(backend_factory(cfg or config()))
 
 
 @pytest.fixture
@@ -847,7 +840,7 @@ def test_set_symbol_changes_the_trigger_source_and_triggers(make):
     assert evs[0]["kind"] == E.ADMIN_REPORT and evs[0]["reject_code"] == 0
     assert steps(evs[1:]) == [(X.TRIGGERED, stop), trade(stop, 1, PX + 3 * TICK),
                               trade(ask, 1, PX + 3 * TICK)]
-    if isinstance(v.b, ModelBackend):
+    if isinstance(v.b, ModelVenue):
         assert v.b.m.symbols()[LAST]["trigger_source"] == 1
     else:
         assert int(v.b.core.symbols()[LAST]["trigger_source"]) == 1

@@ -116,11 +116,18 @@ def engine_core():
 
 
 @pytest.fixture(params=["model", "engine"])
-def venue_factory(request):
+def backend_factory(request):
+    """config -> a backend: the reference model, or the compiled core (other scenario
+    modules import this fixture and wrap the backend in their own command builders)."""
     if request.param == "model":
-        return lambda cfg=None: Venue(ModelVenue(cfg or config()))
+        return ModelVenue
     core_cls = request.getfixturevalue("engine_core")
-    return lambda cfg=None: Venue(EngineVenue(cfg or config(), core_cls))
+    return lambda cfg: EngineVenue(cfg, core_cls)
+
+
+@pytest.fixture
+def venue_factory(backend_factory):
+    return lambda cfg=None: Venue(backend_factory(cfg or config()))
 
 
 @pytest.fixture

@@ -90,6 +90,18 @@ def nothing_created(core, created=0, stored=None):
     assert len(core.orders()) == (created if stored is None else stored)
 
 
+def new_on_a_fresh_core(code, fields):
+    """A NEW with these fields on a fresh core: accepted (code NONE), or rejected with the
+    code and nothing created."""
+    core = make()
+    ev = run(core, new(**fields))[0]
+    if code == R.NONE:
+        assert (ev["exec_type"], ev["reject_code"]) == (X.NEW, 0)
+    else:
+        rejected_new(ev, code)
+        nothing_created(core)
+
+
 # =============================================================================================
 # One scenario per code
 # =============================================================================================
@@ -619,13 +631,8 @@ def test_stale_version(what):
     (R.NONE, dict(symbol=1, qty=10_000, price=12_345)),
 ], ids=lambda v: v.name if isinstance(v, R) else None)
 def test_semantic(code, fields):
-    core = make()
-    ev = run(core, new(**fields))[0]
-    if code == R.NONE:
-        assert (ev["exec_type"], ev["reject_code"]) == (X.NEW, 0)
-    else:
-        rejected_new(ev, code)
-        nothing_created(core)
+    new_on_a_fresh_core(code, fields)
+    if code != R.NONE:
         assert message(code)
 
 
@@ -1192,13 +1199,7 @@ TRAIL = dict(ord_type=OrdType.TRAILING_STOP, price=0, side=SELL)
     (R.QTY_NOT_ON_LOT, dict(symbol=1, qty=1_000, price=5_000, display_qty=150, min_qty=1)),
 ], ids=lambda v: v.name if isinstance(v, R) else None)
 def test_semantic_checks_of_the_new_fields(code, fields):
-    core = make()
-    ev = run(core, new(**fields))[0]
-    if code == R.NONE:
-        assert (ev["exec_type"], ev["reject_code"]) == (X.NEW, 0)
-    else:
-        rejected_new(ev, code)
-        nothing_created(core)
+    new_on_a_fresh_core(code, fields)
 
 
 @pytest.mark.parametrize("side", [BUY, SELL])
