@@ -879,19 +879,26 @@ class ReferenceModel:
         self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED, self._order_fields(o))
         self._work(o)
 
+    def _arm(self, o: dict) -> bool:
+        """A stop-family order's trigger_px = stop_price (TRAILING_STOP: from its side's
+        reference); False when that reference is absent (nothing set)."""
+        if o["ord_type"] == TRAILING:
+            ref = self._reference(o["symbol_id"], o["side"])
+            if ref is None:
+                return False
+            off = self._trail_offset(o, ref)
+            o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
+        else:
+            o["trigger_px"] = o["stop_price"]
+        return True
+
     def _hold_or_work(self, o: dict) -> bool:
-        """After the NEW report (or an activation): a stop-family order is held with
-        trigger_px = stop_price (TRAILING_STOP: from its side's reference); any other order is
-        worked.  Returns False when a trailing stop's reference is absent (nothing done)."""
+        """After the NEW report (or an activation): a stop-family order is held with its
+        trigger set (see _arm); any other order is worked.  Returns False when a trailing
+        stop's reference is absent (nothing done)."""
         if o["ord_type"] in STOP_FAMILY:
-            if o["ord_type"] == TRAILING:
-                ref = self._reference(o["symbol_id"], o["side"])
-                if ref is None:
-                    return False
-                off = self._trail_offset(o, ref)
-                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
-            else:
-                o["trigger_px"] = o["stop_price"]
+            if not self._arm(o):
+                return False
             o["held"] = HELD_TRIGGER
             self._held.add(o["order_id"])
         else:
@@ -1140,13 +1147,9 @@ class ReferenceModel:
                 parent["child_order_id"] = oid
         self._reserve(o)
         if not waits and o["ord_type"] in STOP_FAMILY:
-            # "Acceptance": the trigger is set before the NEW report, which shows it
-            if o["ord_type"] == TRAILING:
-                ref = self._reference(o["symbol_id"], o["side"])
-                off = self._trail_offset(o, ref)
-                o["trigger_px"] = ref - off if o["side"] == SELL else ref + off
-            else:
-                o["trigger_px"] = o["stop_price"]
+            # "Acceptance": the trigger is set before the NEW report, which shows it (and set
+            # again, to the same value, when the order is held just below)
+            assert self._arm(o)
         self._emit(EventType.EXEC_REPORT, ExecType.NEW, self._order_fields(o))
 
         if tif in AUCTION_TIFS:

@@ -1402,32 +1402,42 @@ cdef void work_order(State *st, Command *c, int32_t slot, bint entry) noexcept n
         elif not book_rest(st, slot):
             cancel_remainder(st, c, slot, REJECT_CODE_BOOK_FULL)
 
-cdef void start_order(State *st, Command *c, int32_t slot) noexcept nogil:
-    """An accepted (or just activated) order goes to work: a stop-family order is held for
-    its trigger, any other order is worked as on entry."""
-    cdef Order *o = &st.orders[slot]
+cdef bint arm_trigger(State *st, Order *o) noexcept nogil:
+    """Set a stop-family order's trigger_px: its stop price, or for a trailing stop the offset
+    from its side's reference; False when that reference is absent."""
     cdef TriggerSet *ts
     cdef int64_t ref
+    o.trigger_px = o.stop_price
+    if o.ord_type != ORD_TYPE_TRAILING_STOP:
+        return True
+    ref = trigger_reference(st, o.symbol_id, o.side)
+    if ref <= 0:
+        return False
+    o.trigger_px = initial_trail(o, ref)
+    # it has been moved at `ref`: keep the marks' promise (see TriggerSet)
+    ts = &st.triggers[o.symbol_id]
+    if o.side == SIDE_SELL:
+        if ref < ts.sell_trail_mark:
+            ts.sell_trail_mark = ref
+    elif ref > ts.buy_trail_mark:
+        ts.buy_trail_mark = ref
+    return True
+
+cdef void start_order(State *st, Command *c, int32_t slot, bint armed) noexcept nogil:
+    """An accepted (or just activated) order goes to work: a stop-family order is held for
+    its trigger (`armed`: its trigger_px is already set), any other order is worked as on
+    entry."""
+    cdef Order *o = &st.orders[slot]
     if is_auction(o.tif):
         auction_add(st, slot)
         return
     if not is_stop_family(o.ord_type):
         work_order(st, c, slot, True)
         return
-    o.trigger_px = o.stop_price
-    if o.ord_type == ORD_TYPE_TRAILING_STOP:
-        ref = trigger_reference(st, o.symbol_id, o.side)
-        if ref <= 0:            # only on activation: a NEW is rejected before this
-            cancel_remainder(st, c, slot, REJECT_CODE_NO_REFERENCE_PRICE)
-            return
-        o.trigger_px = initial_trail(o, ref)
-        # it has been moved at `ref`: keep the marks' promise (see TriggerSet)
-        ts = &st.triggers[o.symbol_id]
-        if o.side == SIDE_SELL:
-            if ref < ts.sell_trail_mark:
-                ts.sell_trail_mark = ref
-        elif ref > ts.buy_trail_mark:
-            ts.buy_trail_mark = ref
+    if not armed and not arm_trigger(st, o):
+        # only on activation: a NEW without a reference is rejected before this
+        cancel_remainder(st, c, slot, REJECT_CODE_NO_REFERENCE_PRICE)
+        return
     if not held_add(st, slot):
         cancel_remainder(st, c, slot, REJECT_CODE_ORDER_STORE_FULL)
 
@@ -1450,7 +1460,7 @@ cdef void activate(State *st, Command *c, int32_t slot) noexcept nogil:
     o.version += 1
     o.updated_ns = c.time_ns
     emit_exec(st, c, o, EXEC_TYPE_TRIGGERED, 0)
-    start_order(st, c, slot)
+    start_order(st, c, slot, False)
 
 cdef void carry_out(State *st, Command *c, uint64_t order_id, uint16_t code) noexcept nogil:
     cdef int32_t slot = oid_get(st, order_id), peer
@@ -1649,13 +1659,10 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
         if st.orders[link_slot].child_order_id == 0:
             st.orders[link_slot].child_order_id = o.order_id
     if not waits and is_stop_family(o.ord_type):
-        # the trigger is set before the NEW report, which shows it (start_order sets the same)
-        o.trigger_px = o.stop_price
-        if o.ord_type == ORD_TYPE_TRAILING_STOP:
-            o.trigger_px = initial_trail(o, trigger_reference(st, o.symbol_id, o.side))
+        arm_trigger(st, o)      # before the NEW report, which shows it (reference checked)
     emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
     if not waits:
-        start_order(st, c, slot)
+        start_order(st, c, slot, True)
 
 cdef Order *linked_order(State *st, Command *c, uint64_t order_id) noexcept nogil:
     """The order a NEW links to, if known and of the NEW's session and account; else NULL."""
