@@ -787,11 +787,11 @@ cdef enum:
     GROUP_SELL_TRAIL = 5
     N_GROUPS = 6
 
-cdef inline int trigger_group(Order *o) noexcept nogil:
-    cdef int g = GROUP_BUY_STOP if o.side == SIDE_BUY else GROUP_SELL_STOP
-    if o.ord_type == ORD_TYPE_TRAILING_STOP:
+cdef inline int trigger_group(uint8_t side, uint8_t ord_type) noexcept nogil:
+    cdef int g = GROUP_BUY_STOP if side == SIDE_BUY else GROUP_SELL_STOP
+    if ord_type == ORD_TYPE_TRAILING_STOP:
         return g + 2
-    if o.ord_type == ORD_TYPE_MARKET_IF_TOUCHED or o.ord_type == ORD_TYPE_LIMIT_IF_TOUCHED:
+    if ord_type == ORD_TYPE_MARKET_IF_TOUCHED or ord_type == ORD_TYPE_LIMIT_IF_TOUCHED:
         return g + 1
     return g
 
@@ -889,11 +889,7 @@ cdef int64_t trigger_reference(State *st, uint32_t sym, uint8_t side) noexcept n
 
 cdef bint held_make_room(State *st, Command *c) noexcept nogil:
     """Room in the heap a NEW stop-family order will join."""
-    cdef Order probe
-    cdef Heap *h
-    probe.side = c.side
-    probe.ord_type = c.ord_type
-    h = &st.triggers[c.symbol_id].groups[trigger_group(&probe)]
+    cdef Heap *h = &st.triggers[c.symbol_id].groups[trigger_group(c.side, c.ord_type)]
     if heap_reserve(h, h.count + 1):
         return True
     st.alloc_failures += 1
@@ -902,7 +898,7 @@ cdef bint held_make_room(State *st, Command *c) noexcept nogil:
 cdef bint held_add(State *st, int32_t slot) noexcept nogil:
     """Hold the order for its trigger (`trigger_px` set); False if its heap cannot grow."""
     cdef Order *o = &st.orders[slot]
-    cdef int g = trigger_group(o)
+    cdef int g = trigger_group(o.side, o.ord_type)
     cdef Heap *h = &st.triggers[o.symbol_id].groups[g]
     cdef HeapEntry e
     if not heap_reserve(h, h.count + 1):
@@ -921,7 +917,7 @@ cdef bint held_add(State *st, int32_t slot) noexcept nogil:
 
 cdef void held_remove(State *st, int32_t slot) noexcept nogil:
     cdef Order *o = &st.orders[slot]
-    cdef Heap *h = &st.triggers[o.symbol_id].groups[trigger_group(o)]
+    cdef Heap *h = &st.triggers[o.symbol_id].groups[trigger_group(o.side, o.ord_type)]
     cdef int32_t i = o.trigger_heap_pos
     h.count -= 1
     if i != h.count:
@@ -932,7 +928,7 @@ cdef void held_remove(State *st, int32_t slot) noexcept nogil:
 cdef void held_rekey(State *st, int32_t slot) noexcept nogil:
     """A held order's trigger_px changed (a replace with a new stop price)."""
     cdef Order *o = &st.orders[slot]
-    cdef int g = trigger_group(o)
+    cdef int g = trigger_group(o.side, o.ord_type)
     cdef Heap *h = &st.triggers[o.symbol_id].groups[g]
     h.e[o.trigger_heap_pos].key = group_key(g, o.trigger_px)
     heap_fix(st, h, o.trigger_heap_pos)
