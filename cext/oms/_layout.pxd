@@ -10,6 +10,7 @@ cdef extern from *:
     #define OMS_NS_PER_SEC 1000000000LL
     #define OMS_IDEMPOTENCY_TTL_NS 86400000000000LL
     #define OMS_LIMIT_MAX 40000000000000000LL
+    #define OMS_MAX_VENUES 16
     """
     int64_t OMS_PRICE_SCALE
     int64_t OMS_MAX_PRICE
@@ -17,6 +18,7 @@ cdef extern from *:
     int64_t OMS_NS_PER_SEC
     int64_t OMS_IDEMPOTENCY_TTL_NS
     int64_t OMS_LIMIT_MAX
+    int OMS_MAX_VENUES
 
 cdef enum CommandType:
     COMMAND_TYPE_NEW = 1
@@ -73,6 +75,7 @@ cdef enum EventType:
     EVENT_TYPE_CANCEL_REJECT = 2
     EVENT_TYPE_MASS_CANCEL_REPORT = 3
     EVENT_TYPE_ADMIN_REPORT = 4
+    EVENT_TYPE_VENUE_REQUEST = 5
 
 cdef enum ExecType:
     EXEC_TYPE_NEW = 1
@@ -86,6 +89,9 @@ cdef enum ExecType:
     EXEC_TYPE_PENDING_REPLACE = 9
     EXEC_TYPE_TRIGGERED = 10
     EXEC_TYPE_RESTATED = 11
+    EXEC_TYPE_PENDING_NEW = 12
+    EXEC_TYPE_TRADE_CANCEL = 13
+    EXEC_TYPE_TRADE_CORRECT = 14
 
 cdef enum CxlRejResponseTo:
     CXL_REJ_RESPONSE_TO_CANCEL = 1
@@ -127,6 +133,47 @@ cdef enum Held:
     HELD_FOR_TRIGGER = 1
     HELD_FOR_PARENT = 2
     HELD_FOR_AUCTION = 3
+
+cdef enum VenueRequest:
+    VENUE_REQUEST_NEW_ORDER = 1
+    VENUE_REQUEST_CANCEL = 2
+    VENUE_REQUEST_REPLACE = 3
+
+cdef enum VenueExec:
+    VENUE_EXEC_ACK = 1
+    VENUE_EXEC_REJECT = 2
+    VENUE_EXEC_FILL = 3
+    VENUE_EXEC_CANCELED = 4
+    VENUE_EXEC_REPLACED = 5
+    VENUE_EXEC_CANCEL_REJECT = 6
+    VENUE_EXEC_EXPIRED = 7
+    VENUE_EXEC_BUST = 8
+    VENUE_EXEC_CORRECT = 9
+    VENUE_EXEC_SESSION = 10
+    VENUE_EXEC_TIMEOUT = 11
+
+cdef enum VenueState:
+    VENUE_STATE_DOWN = 0
+    VENUE_STATE_UP = 1
+    VENUE_STATE_DEGRADED = 2
+
+cdef enum VenueOrderState:
+    VENUE_ORDER_STATE_NOT_SENT = 0
+    VENUE_ORDER_STATE_NEW_SENT = 1
+    VENUE_ORDER_STATE_LIVE = 2
+    VENUE_ORDER_STATE_CANCEL_SENT = 3
+    VENUE_ORDER_STATE_REPLACE_SENT = 4
+    VENUE_ORDER_STATE_DONE = 5
+
+cdef enum RouteRule:
+    ROUTE_RULE_PRIMARY = 0
+    ROUTE_RULE_CHEAPEST = 1
+
+cdef enum VenueFeature:
+    VENUE_FEATURE_NONE = 0
+    VENUE_FEATURE_ICEBERG = 1
+    VENUE_FEATURE_POST_ONLY = 2
+    VENUE_FEATURE_MIN_QTY = 4
 
 cdef enum RejectCode:
     REJECT_CODE_NONE = 0
@@ -174,6 +221,7 @@ cdef enum RejectCode:
     REJECT_CODE_RISK_CONCENTRATION = 505
     REJECT_CODE_ORDER_ALREADY_FILLED = 600
     REJECT_CODE_ORDER_ALREADY_CLOSED = 601
+    REJECT_CODE_ORDER_PENDING = 602
     REJECT_CODE_REPLACE_QTY_BELOW_CUM = 603
     REJECT_CODE_REPLACE_CHANGES_NOTHING = 604
     REJECT_CODE_LINKED_ORDER_DONE = 605
@@ -182,6 +230,26 @@ cdef enum RejectCode:
     REJECT_CODE_IDEMPOTENCY_TABLE_FULL = 701
     REJECT_CODE_BOOK_FULL = 702
     REJECT_CODE_INVALID_ADMIN = 800
+    REJECT_CODE_NO_ROUTE = 900
+    REJECT_CODE_UNKNOWN_DESTINATION = 901
+    REJECT_CODE_VENUE_NOT_LISTED = 902
+    REJECT_CODE_VENUE_UNAVAILABLE = 903
+    REJECT_CODE_VENUE_UNSUPPORTED_ORDER = 904
+    REJECT_CODE_VENUE_TICK_OR_LOT = 905
+    REJECT_CODE_VENUE_REJECTED = 950
+    REJECT_CODE_VENUE_UNKNOWN_SYMBOL = 951
+    REJECT_CODE_VENUE_EXCHANGE_CLOSED = 952
+    REJECT_CODE_VENUE_ORDER_EXCEEDS_LIMIT = 953
+    REJECT_CODE_VENUE_TOO_LATE = 954
+    REJECT_CODE_VENUE_UNKNOWN_ORDER = 955
+    REJECT_CODE_VENUE_DUPLICATE_ORDER = 956
+    REJECT_CODE_VENUE_CANCELLED = 957
+    REJECT_CODE_VENUE_DISCONNECTED = 958
+    REJECT_CODE_VENUE_NO_RESPONSE = 959
+    REJECT_CODE_VENUE_DUPLICATE_MESSAGE = 960
+    REJECT_CODE_VENUE_OVERFILL = 961
+    REJECT_CODE_VENUE_LATE_FILL = 962
+    REJECT_CODE_VENUE_UNEXPECTED_REPORT = 963
 
 cdef struct Command:
     int64_t seq
@@ -215,7 +283,12 @@ cdef struct Command:
     uint8_t _pad1[3]
     uint64_t parent_order_id
     uint64_t oco_order_id
-    uint8_t _reserved[24]
+    uint16_t ex_destination
+    uint16_t venue_id
+    uint16_t reason
+    uint8_t _pad2[2]
+    uint64_t venue_seq
+    uint8_t _reserved[8]
 
 cdef struct Event:
     int64_t seq
@@ -248,7 +321,11 @@ cdef struct Event:
     uint32_t strategy_id
     int64_t stop_price
     int64_t trigger_px
-    uint8_t _reserved[32]
+    uint16_t venue_id
+    uint8_t _pad1[6]
+    uint64_t venue_cl_ord_id
+    uint64_t venue_orig_cl_ord_id
+    uint8_t _reserved[8]
 
 cdef struct Order:
     uint64_t order_id
@@ -290,7 +367,15 @@ cdef struct Order:
     uint64_t oco_order_id
     uint64_t child_order_id
     int32_t trigger_heap_pos
-    uint8_t _reserved[28]
+    uint8_t _pad1[4]
+    uint64_t pending_cl_ord_id
+    uint16_t venue_id
+    uint16_t venue_live_req
+    uint16_t venue_last_req
+    uint16_t pending_code
+    uint8_t venue_state
+    uint8_t venue_flags
+    uint8_t _reserved[6]
 
 cdef struct SymbolRef:
     int64_t tick_size

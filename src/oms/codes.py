@@ -66,9 +66,7 @@ class RejectCode(enum.IntEnum):
     # -- lifecycle: the order's state forbids the request (6xx) --
     ORDER_ALREADY_FILLED = 600
     ORDER_ALREADY_CLOSED = 601
-    # 602 is reserved for ORDER_PENDING ("a cancel or replace is pending"): the in-process
-    # venue confirms within the command, so no order is ever seen pending; it comes back
-    # with the external venue adapter, whose answers arrive later as VENUE_EXEC commands
+    ORDER_PENDING = 602              # an external venue has not answered the last request
     REPLACE_QTY_BELOW_CUM = 603
     REPLACE_CHANGES_NOTHING = 604
     LINKED_ORDER_DONE = 605
@@ -79,6 +77,29 @@ class RejectCode(enum.IntEnum):
     BOOK_FULL = 702
     # -- admin (8xx) --
     INVALID_ADMIN = 800
+    # -- routing: no venue can take the order (90x) --
+    NO_ROUTE = 900
+    UNKNOWN_DESTINATION = 901
+    VENUE_NOT_LISTED = 902
+    VENUE_UNAVAILABLE = 903
+    VENUE_UNSUPPORTED_ORDER = 904
+    VENUE_TICK_OR_LOT = 905
+    # -- what an external venue said or failed to say (95x); a venue's OrdRejReason /
+    #    CxlRejReason arrives as one of these (oms.codes.from_venue_reason) --
+    VENUE_REJECTED = 950
+    VENUE_UNKNOWN_SYMBOL = 951
+    VENUE_EXCHANGE_CLOSED = 952
+    VENUE_ORDER_EXCEEDS_LIMIT = 953
+    VENUE_TOO_LATE = 954
+    VENUE_UNKNOWN_ORDER = 955
+    VENUE_DUPLICATE_ORDER = 956
+    VENUE_CANCELLED = 957
+    VENUE_DISCONNECTED = 958
+    VENUE_NO_RESPONSE = 959
+    VENUE_DUPLICATE_MESSAGE = 960
+    VENUE_OVERFILL = 961
+    VENUE_LATE_FILL = 962
+    VENUE_UNEXPECTED_REPORT = 963
 
 
 class CodeInfo(NamedTuple):
@@ -175,6 +196,40 @@ CODE_INFO: dict[RejectCode, CodeInfo] = {
     _C.IDEMPOTENCY_TABLE_FULL: CodeInfo("idempotency key table is at capacity", 0, _OTHER),
     _C.BOOK_FULL: CodeInfo("venue book has no free price level on this side", 0, _OTHER),
     _C.INVALID_ADMIN: CodeInfo("admin command has an unknown operation or bad values", _OTHER, _OTHER),
+    _C.ORDER_PENDING: CodeInfo(
+        "the venue has not answered the order's last request yet (new, cancel or replace)",
+        _OTHER, 3),
+    _C.NO_ROUTE: CodeInfo(
+        "no venue listing the symbol is up and takes this order type, time in force, "
+        "tick and lot", 0, _OTHER),
+    _C.UNKNOWN_DESTINATION: CodeInfo("ExDestination names no configured venue", 0, _OTHER),
+    _C.VENUE_NOT_LISTED: CodeInfo("the requested venue does not list this symbol", 1, _OTHER),
+    _C.VENUE_UNAVAILABLE: CodeInfo(
+        "the requested venue is disconnected or marked unhealthy", 0, _OTHER),
+    _C.VENUE_UNSUPPORTED_ORDER: CodeInfo(
+        "the venue does not take this order type, time in force or instruction "
+        "(display quantity, post-only, minimum quantity)", 11, _OTHER),
+    _C.VENUE_TICK_OR_LOT: CodeInfo(
+        "price or quantity is off the venue's tick or lot size", 18, _OTHER),
+    _C.VENUE_REJECTED: CodeInfo("rejected by the venue", 0, 0),
+    _C.VENUE_UNKNOWN_SYMBOL: CodeInfo("the venue does not know the symbol", 1, _OTHER),
+    _C.VENUE_EXCHANGE_CLOSED: CodeInfo("the venue is closed for trading", 2, _OTHER),
+    _C.VENUE_ORDER_EXCEEDS_LIMIT: CodeInfo("the order exceeds a limit of the venue", 3, _OTHER),
+    _C.VENUE_TOO_LATE: CodeInfo("the venue says too late: the order is already done", 4, 0),
+    _C.VENUE_UNKNOWN_ORDER: CodeInfo("the venue does not know the order", 5, 1),
+    _C.VENUE_DUPLICATE_ORDER: CodeInfo("the venue saw this ClOrdID already", 6, 6),
+    _C.VENUE_CANCELLED: CodeInfo("cancelled by the venue", 0, _OTHER),
+    _C.VENUE_DISCONNECTED: CodeInfo(
+        "the venue session went down and the venue cancels on disconnect", 0, _OTHER),
+    _C.VENUE_NO_RESPONSE: CodeInfo(
+        "the venue has not answered in time: the order stands as it was last confirmed",
+        0, _OTHER),
+    _C.VENUE_DUPLICATE_MESSAGE: CodeInfo(
+        "venue message already applied (sequence number seen): ignored", 0, _OTHER),
+    _C.VENUE_OVERFILL: CodeInfo("the venue filled more than the order's leaves", 0, _OTHER),
+    _C.VENUE_LATE_FILL: CodeInfo("the venue filled an order that had already ended", 0, _OTHER),
+    _C.VENUE_UNEXPECTED_REPORT: CodeInfo(
+        "venue report does not fit the order's state with the venue: ignored", 0, _OTHER),
 }
 
 assert set(CODE_INFO) == set(RejectCode), "every RejectCode needs a CodeInfo row"
@@ -186,3 +241,16 @@ def message(code: int) -> str:
         return CODE_INFO[RejectCode(code)].message
     except ValueError:
         return f"unknown reject code {code}"
+
+
+# FIX OrdRejReason (103) and CxlRejReason (102) of a venue, as our codes
+_FROM_ORD_REJ = {0: _C.VENUE_REJECTED, 1: _C.VENUE_UNKNOWN_SYMBOL, 2: _C.VENUE_EXCHANGE_CLOSED,
+                 3: _C.VENUE_ORDER_EXCEEDS_LIMIT, 4: _C.VENUE_TOO_LATE,
+                 5: _C.VENUE_UNKNOWN_ORDER, 6: _C.VENUE_DUPLICATE_ORDER}
+_FROM_CXL_REJ = {0: _C.VENUE_TOO_LATE, 1: _C.VENUE_UNKNOWN_ORDER, 6: _C.VENUE_DUPLICATE_ORDER}
+
+
+def from_venue_reason(reason: int | None, cancel_reject: bool = False) -> RejectCode:
+    """A venue's OrdRejReason (or, with `cancel_reject`, CxlRejReason) as our code."""
+    table = _FROM_CXL_REJ if cancel_reject else _FROM_ORD_REJ
+    return table.get(reason if reason is not None else -1, _C.VENUE_REJECTED)

@@ -12,12 +12,38 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from oms.layout import LIMIT_MAX, MAX_PRICE, MAX_QTY, PRICE_SCALE
+from oms.layout import LIMIT_MAX, MAX_PRICE, MAX_QTY, MAX_VENUES, PRICE_SCALE
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Limit = Annotated[int, msgspec.Meta(ge=0, le=LIMIT_MAX)]
 PowerOfTwo = Annotated[int, msgspec.Meta(ge=2, le=1 << 30)]
+
+
+OrdTypeName = Literal["market", "limit"]
+TifName = Literal["day", "gtc", "ioc", "fok", "gtd", "at_open", "at_close"]
+FeatureName = Literal["iceberg", "post_only", "min_qty"]
+
+
+class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An external venue as the router sees it (docs/engine.md, External venues).  How to
+    reach it (host, port, CompIDs) is the gateway's business: `oms.gateway.config`."""
+    venue_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_VENUES - 1)]
+    name: str
+    # the venue types it takes: the OMS holds stop-family orders and sends them as the market
+    # or limit orders they become when triggered
+    ord_types: list[OrdTypeName] = ["market", "limit"]
+    tifs: list[TifName] = ["day", "gtc", "ioc", "fok", "gtd"]
+    features: list[FeatureName] = []
+    maker_fee: Annotated[int, msgspec.Meta(ge=-PRICE_SCALE, le=PRICE_SCALE)] = 0  # price units/share
+    taker_fee: Annotated[int, msgspec.Meta(ge=-PRICE_SCALE, le=PRICE_SCALE)] = 0
+    cancel_on_disconnect: bool = False
+
+
+class VenueListing(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    venue: str                                    # a VenueConfig name
+    tick_size: NonNegative = 0                    # 0: the symbol's own
+    lot_size: NonNegative = 0
 
 
 class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -39,6 +65,11 @@ class SymbolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # the best price of the opposite side (bid_ask: a BUY reads the ask, a SELL the bid), or
     # the mid of the two (docs/engine.md, Triggers)
     trigger_source: Literal["last", "bid_ask", "mid"] = "last"
+    # routing: the external venues that list it (none: every order goes to INTERNAL unless a
+    # client names a venue), and how the router picks one when the client does not
+    venues: list[VenueListing] = []
+    route_rule: Literal["primary", "cheapest"] = "primary"
+    primary_venue: str | None = None              # default: the first listed
 
 
 class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -75,6 +106,7 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
     history_index_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0  # live history index; 0 = off
     symbols: list[SymbolConfig] = []
     accounts: list[AccountConfig] = []
+    venues: list[VenueConfig] = []
 
     def __post_init__(self) -> None:
         for name in ("input_ring", "output_ring"):
@@ -93,10 +125,35 @@ class EngineConfig(msgspec.Struct, forbid_unknown_fields=True):
             if not (sym.min_qty <= sym.max_qty and sym.open_sec < sym.close_sec):
                 raise msgspec.ValidationError(
                     f"need min_qty <= max_qty and open_sec < close_sec - at `$.symbols[{i}]`")
+        names = {}
+        for i, v in enumerate(self.venues):
+            if v.name in names or v.venue_id in names.values() or v.name.upper() == "INTERNAL":
+                raise msgspec.ValidationError(
+                    f"venue names and ids must be unique and not INTERNAL - at `$.venues[{i}]`")
+            names[v.name] = v.venue_id
+        for i, sym in enumerate(self.symbols):
+            for j, listing in enumerate(sym.venues):
+                if listing.venue not in names:
+                    raise msgspec.ValidationError(
+                        f"unknown venue {listing.venue!r} - at `$.symbols[{i}].venues[{j}]`")
+            if sym.primary_venue is not None and sym.primary_venue not in {
+                    x.venue for x in sym.venues}:
+                raise msgspec.ValidationError(
+                    f"primary_venue must be one of the listed venues - at `$.symbols[{i}]`")
         for i, acc in enumerate(self.accounts):
             if acc.account_id >= self.max_accounts:
                 raise msgspec.ValidationError(
                     f"account_id must be < max_accounts ({self.max_accounts}) - at `$.accounts[{i}]`")
+
+
+def venue_id_of(config: EngineConfig, name: str) -> int:
+    """The venue id of a venue name (INTERNAL is 0); KeyError when not configured."""
+    if name.upper() == "INTERNAL":
+        return 0
+    for v in config.venues:
+        if v.name == name:
+            return v.venue_id
+    raise KeyError(name)
 
 
 def px(value: float | str | int) -> int:

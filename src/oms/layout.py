@@ -92,6 +92,7 @@ class EventType(enum.IntEnum):
     CANCEL_REJECT = 2
     MASS_CANCEL_REPORT = 3
     ADMIN_REPORT = 4
+    VENUE_REQUEST = 5                # for a venue adapter: send this to an external venue
 
 
 class ExecType(enum.IntEnum):
@@ -106,6 +107,9 @@ class ExecType(enum.IntEnum):
     PENDING_REPLACE = 9
     TRIGGERED = 10
     RESTATED = 11
+    PENDING_NEW = 12                 # routed to an external venue, not acknowledged yet
+    TRADE_CANCEL = 13                # a venue busted a trade (FIX ExecType H)
+    TRADE_CORRECT = 14               # a venue corrected a trade (FIX ExecType G)
 
 
 class StpMode(enum.IntEnum):
@@ -147,6 +151,61 @@ class AdminOp(enum.IntEnum):
     RESUME_SYMBOL = 4
     KILL_SWITCH_ON = 5
     KILL_SWITCH_OFF = 6
+
+
+MAX_VENUES = 16                      # venue ids 0 (INTERNAL) .. 15
+VENUE_INTERNAL = 0
+
+
+class VenueRequest(enum.IntEnum):
+    """Event.exec_type of a VENUE_REQUEST event: what to send the venue."""
+    NEW_ORDER = 1
+    CANCEL = 2
+    REPLACE = 3
+
+
+class VenueExec(enum.IntEnum):
+    """Command.admin_op of a VENUE_EXEC command: what the venue said (docs/engine.md)."""
+    ACK = 1
+    REJECT = 2
+    FILL = 3
+    CANCELED = 4
+    REPLACED = 5
+    CANCEL_REJECT = 6
+    EXPIRED = 7
+    BUST = 8
+    CORRECT = 9
+    SESSION = 10
+    TIMEOUT = 11
+
+
+class VenueState(enum.IntEnum):
+    """A venue's session as the router sees it (set by VENUE_EXEC SESSION)."""
+    DOWN = 0
+    UP = 1
+    DEGRADED = 2                     # connected but unhealthy: the router passes it over
+
+
+class VenueOrderState(enum.IntEnum):
+    """Order.venue_state: where an order routed to an external venue stands with it."""
+    NOT_SENT = 0
+    NEW_SENT = 1
+    LIVE = 2
+    CANCEL_SENT = 3
+    REPLACE_SENT = 4
+    DONE = 5
+
+
+class RouteRule(enum.IntEnum):
+    PRIMARY = 0
+    CHEAPEST = 1
+
+
+class VenueFeature(enum.IntFlag):
+    NONE = 0
+    ICEBERG = 1
+    POST_ONLY = 2
+    MIN_QTY = 4
 
 
 class MassCancelScope(enum.IntFlag):
@@ -200,6 +259,10 @@ COMMAND_FIELDS = [
     ("exec_inst", "uint8_t"),        # ExecInst bits
     ("parent_order_id", "uint64_t"),  # OTO: wait for this order to fill (0 = none)
     ("oco_order_id", "uint64_t"),    # OCO: the peer order (0 = none)
+    ("ex_destination", "uint16_t"),  # NEW: 0 = router chooses, 1 = INTERNAL, d = venue d - 1
+    ("venue_id", "uint16_t"),        # VENUE_EXEC: the venue that speaks
+    ("reason", "uint16_t"),          # VENUE_EXEC: the venue's reason as one of our codes
+    ("venue_seq", "uint64_t"),       # VENUE_EXEC: the venue session's MsgSeqNum (0 = unchecked)
 ]
 
 EVENT_FIELDS = [
@@ -232,6 +295,9 @@ EVENT_FIELDS = [
     ("strategy_id", "uint32_t"),
     ("stop_price", "int64_t"),       # the order's stop price (stop family)
     ("trigger_px", "int64_t"),       # its trigger: a trailing stop's moves with the market
+    ("venue_id", "uint16_t"),        # the venue the order was routed to (0 = INTERNAL)
+    ("venue_cl_ord_id", "uint64_t"),  # VENUE_REQUEST: the ClOrdID this request carries
+    ("venue_orig_cl_ord_id", "uint64_t"),  # ... and the one the venue holds (cancel/replace)
 ]
 
 ORDER_FIELDS = [
@@ -273,6 +339,13 @@ ORDER_FIELDS = [
     ("oco_order_id", "uint64_t"),
     ("child_order_id", "uint64_t"),
     ("trigger_heap_pos", "int32_t"),  # engine-internal: index in its trigger group's heap
+    ("pending_cl_ord_id", "uint64_t"),  # client ClOrdID of the cancel/replace at the venue
+    ("venue_id", "uint16_t"),        # 0 = INTERNAL
+    ("venue_live_req", "uint16_t"),  # request number of the order the venue holds
+    ("venue_last_req", "uint16_t"),  # request number of the last request sent
+    ("pending_code", "uint16_t"),    # reject code the OMS's own cancel in flight reports
+    ("venue_state", "uint8_t"),      # VenueOrderState
+    ("venue_flags", "uint8_t"),      # bit 1: CANCEL_DEFERRED
 ]
 
 SYMBOL_FIELDS = [                    # reference data, one row per symbol id
@@ -327,7 +400,8 @@ STRUCTS = {
 }
 
 ENUMS = [CommandType, Side, OrdType, TimeInForce, ExecInst, OrdStatus, EventType, ExecType,
-         CxlRejResponseTo, AdminOp, MassCancelScope, StpMode, Matching, TriggerSource, Held]
+         CxlRejResponseTo, AdminOp, MassCancelScope, StpMode, Matching, TriggerSource, Held,
+         VenueRequest, VenueExec, VenueState, VenueOrderState, RouteRule, VenueFeature]
 
 
 _C_SIZES = {"int64_t": 8, "uint64_t": 8, "int32_t": 4, "uint32_t": 4, "uint16_t": 2,
@@ -401,6 +475,7 @@ def generate_pxd() -> str:
         f"    #define OMS_NS_PER_SEC {NS_PER_SEC}LL",
         f"    #define OMS_IDEMPOTENCY_TTL_NS {IDEMPOTENCY_TTL_NS}LL",
         f"    #define OMS_LIMIT_MAX {LIMIT_MAX}LL",
+        f"    #define OMS_MAX_VENUES {MAX_VENUES}",
         '    """',
         "    int64_t OMS_PRICE_SCALE",
         "    int64_t OMS_MAX_PRICE",
@@ -408,6 +483,7 @@ def generate_pxd() -> str:
         "    int64_t OMS_NS_PER_SEC",
         "    int64_t OMS_IDEMPOTENCY_TTL_NS",
         "    int64_t OMS_LIMIT_MAX",
+        "    int OMS_MAX_VENUES",
         "",
     ]
     for e in ENUMS + [RejectCode]:
