@@ -32,8 +32,9 @@ class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     # the venue types it takes: the OMS holds stop-family orders and sends them as the market
     # or limit orders they become when triggered
-    ord_types: list[OrdTypeName] = ["market", "limit"]
-    tifs: list[TifName] = ["day", "gtc", "ioc", "fok", "gtd"]
+    ord_types: list[OrdTypeName] = msgspec.field(default_factory=lambda: ["market", "limit"])
+    tifs: list[TifName] = msgspec.field(
+        default_factory=lambda: ["day", "gtc", "ioc", "fok", "gtd"])
     features: list[FeatureName] = []
     maker_fee: Annotated[int, msgspec.Meta(ge=-PRICE_SCALE, le=PRICE_SCALE)] = 0  # price units/share
     taker_fee: Annotated[int, msgspec.Meta(ge=-PRICE_SCALE, le=PRICE_SCALE)] = 0
