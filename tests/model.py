@@ -37,6 +37,7 @@ from oms.layout import (
     IDEMPOTENCY_TTL_NS,
     MAX_PRICE,
     MAX_QTY,
+    MAX_VENUES,
     NS_PER_SEC,
     ORDER_FIELDS,
     POSITION_FIELDS,
@@ -52,6 +53,11 @@ from oms.layout import (
     OrdType,
     Side,
     TimeInForce,
+    VenueExec,
+    VenueFeature,
+    VenueOrderState,
+    VenueRequest,
+    VenueState,
 )
 
 COMMAND_NAMES = [n for n, _ in COMMAND_FIELDS if not n.startswith("_")]
@@ -105,6 +111,24 @@ _TRIGGER_SOURCES = {"last": 0, "bid_ask": 1, "mid": 2}
 SRC_LAST, SRC_BID_ASK, SRC_MID = 0, 1, 2
 # Order.held (docs/engine.md, "New fields").
 HELD_NO, HELD_TRIGGER, HELD_PARENT, HELD_AUCTION = 0, 1, 2, 3
+
+# "External venues and routing (issue 9)".
+ST_ROUTED = int(OrdStatus.ROUTED)
+TERMINAL_STATUSES = (ST_FILLED, ST_CANCELLED, ST_REJECTED, ST_EXPIRED)
+VS_NOT_SENT, VS_NEW_SENT, VS_LIVE = 0, 1, 2
+VS_CANCEL_SENT, VS_REPLACE_SENT, VS_DONE = 3, 4, 5
+assert (VS_NOT_SENT, VS_NEW_SENT, VS_LIVE, VS_CANCEL_SENT, VS_REPLACE_SENT, VS_DONE) == tuple(
+    int(v) for v in VenueOrderState)
+VENUE_DOWN, VENUE_UP = int(VenueState.DOWN), int(VenueState.UP)
+CANCEL_DEFERRED = 1                     # Order.venue_flags bit
+_VENUE_ORD_TYPES = {"market": MARKET, "limit": LIMIT}
+_VENUE_FEATURES = {"iceberg": int(VenueFeature.ICEBERG), "post_only": int(VenueFeature.POST_ONLY),
+                   "min_qty": int(VenueFeature.MIN_QTY)}
+_TIF_NAMES = {"day": DAY, "gtc": GTC, "ioc": IOC, "fok": FOK, "gtd": GTD, "at_open": AT_OPEN,
+              "at_close": AT_CLOSE}
+# "Venue type of an order": the stop family is sent as the type it becomes when triggered.
+VENUE_TYPE = {MARKET: MARKET, LIMIT: LIMIT, STOP: MARKET, MIT: MARKET, TRAILING: MARKET,
+              STOP_LIMIT: LIMIT, LIT: LIMIT}
 
 
 def _sign(x: int) -> int:
@@ -208,6 +232,32 @@ class ReferenceModel:
                 stp_mode=_STP_MODES[getattr(a, "stp_mode", "none")])
         self._positions: dict[tuple[int, int], dict] = {}
 
+        # "External venues and routing": venue rows (only defined ones stored), listings per
+        # (symbol, venue), and each symbol's route rule and primary venue.
+        self._venues: dict[int, dict] = {}
+        for v in getattr(config, "venues", []):
+            self._venues[v.venue_id] = dict(
+                defined=1, state=VENUE_DOWN,
+                ord_type_mask=sum({1 << _VENUE_ORD_TYPES[t] for t in v.ord_types}),
+                tif_mask=sum({1 << _TIF_NAMES[t] for t in v.tifs}),
+                features=sum({_VENUE_FEATURES[f] for f in v.features}),
+                maker_fee=v.maker_fee, taker_fee=v.taker_fee,
+                cancel_on_disconnect=int(v.cancel_on_disconnect), last_seq=0)
+        ids = {v.name: v.venue_id for v in getattr(config, "venues", [])}
+        self._listings: dict[tuple[int, int], dict] = {}
+        self._routes: dict[int, dict] = {}
+        for s in config.symbols:
+            listings = getattr(s, "venues", [])
+            for li in listings:
+                self._listings[(s.symbol_id, ids[li.venue])] = dict(
+                    listed=1, tick_size=li.tick_size, lot_size=li.lot_size)
+            primary = getattr(s, "primary_venue", None)
+            if primary is None and listings:
+                primary = listings[0].venue          # default: the first listed
+            self._routes[s.symbol_id] = dict(
+                route_rule=0 if getattr(s, "route_rule", "primary") == "primary" else 1,
+                primary_venue=ids[primary] if primary is not None else 0)
+
         # Order store.
         self._orders: dict[int, dict] = {}          # order id -> order (live or terminal)
         self._fresh_slots = 0                       # slots [0, _fresh_slots) have been used
@@ -253,6 +303,10 @@ class ReferenceModel:
             return [], []
         return sides[0].snapshot(self._orders), sides[1].snapshot(self._orders)
 
+    def venues(self) -> dict[int, dict]:
+        """The defined venue rows (VenueRef: state, masks, fees, last_seq)."""
+        return {i: dict(v) for i, v in self._venues.items()}
+
     def counters(self) -> dict:
         return dict(cmd_seq=self.cmd_seq, event_seq=self.event_seq,
                     next_order_id=self.next_order_id, next_trade_id=self.next_trade_id,
@@ -287,7 +341,8 @@ class ReferenceModel:
             qty=o["qty"], cum_qty=cum, leaves_qty=o["leaves_qty"],
             avg_px=o["cum_notional"] // cum if cum else 0,
             version=o["version"], status=o["status"], strategy_id=o["strategy_id"],
-            stop_price=o["stop_price"], trigger_px=o["trigger_px"])
+            stop_price=o["stop_price"], trigger_px=o["trigger_px"],
+            venue_id=o["venue_id"])         # issue 9: the order's venue is in every event
 
     def _cmd_fields(self, order_id: int | None = None) -> dict:
         c = self._cmd
@@ -297,7 +352,11 @@ class ReferenceModel:
             session_id=c["session_id"], account_id=c["account_id"], symbol_id=c["symbol_id"],
             side=c["side"], ord_type=c["ord_type"], tif=c["tif"], price=c["price"],
             qty=c["qty"], strategy_id=c["strategy_id"], stop_price=c["stop_price"],
-            cum_qty=0, leaves_qty=0, avg_px=0, version=0)
+            cum_qty=0, leaves_qty=0, avg_px=0, version=0,
+            # issue 9: "events with command fields take venue_id from the command (0 but for
+            # VENUE_EXEC)"; with no venues configured nothing of issue 9 applies
+            venue_id=c["venue_id"] if c["kind"] == CommandType.VENUE_EXEC and self._venues
+            else 0)
 
     # -----------------------------------------------------------------------------------------
     # Dispatch
@@ -326,7 +385,9 @@ class ReferenceModel:
             self._timer(c)
         elif kind == CommandType.ADMIN:
             self._admin(c)
-        else:   # unknown, including VENUE_EXEC
+        elif kind == CommandType.VENUE_EXEC and self._venues:
+            self._venue_exec(c)
+        else:   # unknown, including VENUE_EXEC when no venue is configured
             self._emit(EventType.ADMIN_REPORT, 0, self._cmd_fields(), R.UNKNOWN_COMMAND)
         self._settle()      # every command settles, including rejected ones (a no-op)
         events, self._events = self._events, []
@@ -527,10 +588,14 @@ class ReferenceModel:
         self._update_position(o, q, px)
 
     def _update_position(self, o: dict, q: int, px: int) -> None:
-        a = self._accounts[o["account_id"]]
-        p = self._position(o["account_id"], o["symbol_id"])
-        d = q if o["side"] == BUY else -q
-        if o["side"] == BUY:
+        self._book_position(o["account_id"], o["symbol_id"], o["side"], q, px)
+
+    def _book_position(self, aid: int, sid: int, side: int, q: int, px: int) -> None:
+        """"Positions, on each fill of q at px" (a bust books the opposite side)."""
+        a = self._accounts[aid]
+        p = self._position(aid, sid)
+        d = q if side == BUY else -q
+        if side == BUY:
             p["bought_qty"] += q
         else:
             p["sold_qty"] += q
@@ -877,7 +942,10 @@ class ReferenceModel:
         o["version"] += 1
         o["updated_ns"] = self._cmd["time_ns"]
         self._emit(EventType.EXEC_REPORT, ExecType.TRIGGERED, self._order_fields(o))
-        self._work(o)
+        if o["venue_id"]:
+            self._send_new(o)       # issue 9: sent to its venue instead (status stays ACCEPTED)
+        else:
+            self._work(o)
 
     def _arm(self, o: dict) -> bool:
         """A stop-family order's trigger_px = stop_price (TRAILING_STOP: from its side's
@@ -901,6 +969,8 @@ class ReferenceModel:
                 return False
             o["held"] = HELD_TRIGGER
             self._held.add(o["order_id"])
+        elif o["venue_id"]:
+            self._send_new(o)       # issue 9: an activated order routed to a venue is sent
         else:
             self._work(o)
         return True
@@ -933,7 +1003,7 @@ class ReferenceModel:
         o = self._orders.get(oid)
         if o is None or o["status"] not in LIVE_STATUSES:
             return
-        self._cancel_order(o, code)
+        self._own_cancel(o, code)       # issue 9: an order at a venue is asked to cancel
 
     def _activate(self, oid: int) -> None:
         """*activate*(id): if still known, live and waiting: held = 0, a new priority,
@@ -1082,6 +1152,10 @@ class ReferenceModel:
                           p["open_sell_qty"])
         if code:
             return self._reject_new(code)
+        # issue 9, "NEW: the route stage": after the risk checks, before the capacity checks.
+        code, venue_id = self._route(c)
+        if code:
+            return self._reject_new(code)
         if self._fresh_slots >= self.max_orders and not self._closed:
             return self._reject_new(R.ORDER_STORE_FULL)
         if len(self._idem_fifo) >= self.idem_capacity:
@@ -1129,7 +1203,7 @@ class ReferenceModel:
             priority=self._take_priority(), display_leaves=0, risk_px=px,
             trail_amount=c["trail_amount"], trail_bps=c["trail_bps"], exec_inst=c["exec_inst"],
             held=0, trigger_px=0, parent_order_id=parent_id, oco_order_id=peer_id,
-            child_order_id=0)
+            child_order_id=0, venue_id=venue_id)
         o["_slot"] = slot
         self._orders[oid] = o
         self._live.add(oid)
@@ -1146,6 +1220,14 @@ class ReferenceModel:
             if parent["child_order_id"] == 0:
                 parent["child_order_id"] = oid
         self._reserve(o)
+        if venue_id and not waits and o["ord_type"] not in STOP_FAMILY:
+            # issue 9, "Acceptance ... for an order routed to a venue": worked at once (an
+            # auction TIF included: the venue runs its auction), it stops at ROUTED, reports
+            # PENDING_NEW and is sent.
+            o["status"] = ST_ROUTED     # PENDING -> VALIDATED -> ROUTED
+            self._emit(EventType.EXEC_REPORT, ExecType.PENDING_NEW, self._order_fields(o))
+            self._send_new(o)
+            return
         if not waits and o["ord_type"] in STOP_FAMILY:
             # "Acceptance": the trigger is set before the NEW report, which shows it (and set
             # again, to the same value, when the order is held just below)
@@ -1182,7 +1264,9 @@ class ReferenceModel:
             x = self._orders.get(xid)
             if x is None or x["session_id"] != sess or x["account_id"] != acct:
                 return R.UNKNOWN_LINKED_ORDER, False
-            if x["status"] not in LIVE_STATUSES or x["cum_qty"] > 0:
+            # "X terminal or X.cum_qty > 0" (issue 9: an order at a venue may be ROUTED or
+            # pending, neither live nor terminal)
+            if x["status"] in TERMINAL_STATUSES or x["cum_qty"] > 0:
                 return R.LINKED_ORDER_DONE, False
             if x["oco_order_id"] != 0:
                 return R.LINK_NOT_ALLOWED, False
@@ -1217,6 +1301,11 @@ class ReferenceModel:
             return self._cancel_reject(o, rt, code)
         if c["expected_version"] != 0 and c["expected_version"] != o["version"]:
             return self._cancel_reject(o, rt, R.STALE_VERSION)
+        if o["venue_state"] != VS_NOT_SENT:
+            # issue 9, "CANCEL and REPLACE of an order routed to a venue"
+            if o["venue_state"] != VS_LIVE:
+                return self._cancel_reject(o, rt, R.ORDER_PENDING)
+            return self._send_cancel(o, c["cl_ord_id"], 0)
         self._cancel_order(o, 0, c["cl_ord_id"])
 
     def _replace(self, c: dict) -> None:
@@ -1231,6 +1320,10 @@ class ReferenceModel:
             return self._cancel_reject(o, rt, code)
         if c["expected_version"] != 0 and c["expected_version"] != o["version"]:
             return self._cancel_reject(o, rt, R.STALE_VERSION)
+        # issue 9: an order at a venue (sent) is replaced only while LIVE there
+        at_venue = o["venue_state"] != VS_NOT_SENT
+        if at_venue and o["venue_state"] != VS_LIVE:
+            return self._cancel_reject(o, rt, R.ORDER_PENDING)
         qty, price = c["qty"], c["price"]
         ot = o["ord_type"]
         # A waiting order (held = 2) is replaced by the same rules as a held one.
@@ -1280,6 +1373,24 @@ class ReferenceModel:
                           open_sell)
         if code:
             return self._cancel_reject(o, rt, code)
+
+        if at_venue:
+            # issue 9: the request goes to the venue; nothing else changes until it answers
+            # (the reservation stays)
+            o["venue_last_req"] += 1
+            o["venue_state"] = VS_REPLACE_SENT
+            o["pending_cl_ord_id"] = c["cl_ord_id"]
+            o["status"] = ST_PENDING_REPLACE
+            fields = self._order_fields(o)
+            fields.update(cl_ord_id=c["cl_ord_id"], orig_cl_ord_id=o["cl_ord_id"], price=price,
+                          qty=qty)
+            self._emit(EventType.EXEC_REPORT, ExecType.PENDING_REPLACE, fields)
+            fields = self._order_fields(o)
+            fields.update(price=price, qty=qty)
+            self._emit(EventType.VENUE_REQUEST, VenueRequest.REPLACE, fields,
+                       venue_cl_ord_id=self._venue_cl(o, o["venue_last_req"]),
+                       venue_orig_cl_ord_id=self._venue_cl(o, o["venue_live_req"]))
+            return
 
         # Accepted: PENDING_REPLACE -> ACCEPTED / PARTIALLY_FILLED.  Priority (the seed's
         # rules): lost when the price improves or the quantity increases, else kept, also at
@@ -1335,10 +1446,12 @@ class ReferenceModel:
         count = 0
         for oid in sorted(self._live):
             o = self._orders[oid]
-            if o["status"] not in LIVE_STATUSES:
+            # issue 9: besides live orders, those in ROUTED and PENDING_REPLACE (not
+            # PENDING_CANCEL); the count is of every order selected
+            if o["status"] not in LIVE_STATUSES + (ST_ROUTED, ST_PENDING_REPLACE):
                 continue
             if all(o[name] == c[name] for name in active):
-                self._cancel_order(o, reject_code)
+                self._own_cancel(o, reject_code)
                 count += 1
         return count
 
@@ -1370,8 +1483,11 @@ class ReferenceModel:
         for sid in sorted(self._symbols):
             if self._instant_passed(self._symbols[sid]["close_sec"], t):
                 self._run_auction(sid, AT_CLOSE)
+        # issue 9: expiry passes over orders with venue_state != NOT_SENT (the venue expires
+        # them and reports it)
         due = sorted((self._orders[i]["expire_time_ns"], i) for i in self._live
-                     if 0 < self._orders[i]["expire_time_ns"] <= t)
+                     if 0 < self._orders[i]["expire_time_ns"] <= t
+                     and self._orders[i]["venue_state"] == VS_NOT_SENT)
         for _, oid in due:
             o = self._orders[oid]
             self._end_order(o, ST_EXPIRED)
@@ -1388,10 +1504,13 @@ class ReferenceModel:
                 o = self._orders[oid]
                 if o["symbol_id"] != sid or o["tif"] != GTC or oid not in self._live:
                     continue
+                if o["status"] not in LIVE_STATUSES:    # issue 9: ROUTED / pending: not live
+                    continue
+                # issue 9: "The OMS's own cancels" (GTC revalidation)
                 if not self._accounts[o["account_id"]]["enabled"]:
-                    self._cancel_order(o, R.ACCOUNT_DISABLED)
+                    self._own_cancel(o, R.ACCOUNT_DISABLED)
                 elif s["halted"]:
-                    self._cancel_order(o, R.SYMBOL_HALTED)
+                    self._own_cancel(o, R.SYMBOL_HALTED)
         for sid in sorted(self._symbols):
             if self._instant_passed(self._symbols[sid]["open_sec"], t):
                 self._run_auction(sid, AT_OPEN)
@@ -1544,3 +1663,387 @@ class ReferenceModel:
         else:
             code = R.INVALID_ADMIN
         self._emit(EventType.ADMIN_REPORT, op, self._cmd_fields(), code, **extra)
+
+    # -----------------------------------------------------------------------------------------
+    # External venues and routing (issue 9)
+    # -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _venue_cl(o: dict, n: int) -> int:
+        """The venue ClOrdID of request n of order o."""
+        return o["order_id"] << 16 | n
+
+    def _listed(self, sid: int) -> list[int]:
+        """The venues listing symbol sid, by increasing id."""
+        return sorted(v for (s, v) in self._listings if s == sid)
+
+    def _supports(self, v: dict, c: dict) -> bool:
+        """"A venue supports an order when its ord_type_mask has the venue type, its tif_mask
+        the order's tif, and features has iceberg when display_qty > 0, post-only when
+        POST_ONLY is set, minimum quantity when min_qty > 0"."""
+        if not v["ord_type_mask"] & (1 << VENUE_TYPE[c["ord_type"]]):
+            return False
+        if not v["tif_mask"] & (1 << c["tif"]):
+            return False
+        if c["display_qty"] > 0 and not v["features"] & int(VenueFeature.ICEBERG):
+            return False
+        if c["exec_inst"] & POST_ONLY and not v["features"] & int(VenueFeature.POST_ONLY):
+            return False
+        if c["min_qty"] > 0 and not v["features"] & int(VenueFeature.MIN_QTY):
+            return False
+        return True
+
+    @staticmethod
+    def _fits(li: dict, c: dict) -> bool:
+        """"A venue fits an order when the listing's tick (if non-zero) divides price and
+        stop_price (each when non-zero) and the listing's lot (if non-zero) divides qty,
+        display_qty and min_qty (each when non-zero)"."""
+        tick, lot = li["tick_size"], li["lot_size"]
+        if tick:
+            for x in (c["price"], c["stop_price"]):
+                if x != 0 and x % tick != 0:
+                    return False
+        if lot:
+            for x in (c["qty"], c["display_qty"], c["min_qty"]):
+                if x != 0 and x % lot != 0:
+                    return False
+        return True
+
+    def _route(self, c: dict) -> tuple[int, int]:
+        """"NEW: the route stage" -> (reject code or 0, venue id).  With no venue configured
+        nothing of issue 9 applies: every order goes to INTERNAL."""
+        if not self._venues:
+            return 0, 0
+        d, sid = c["ex_destination"], c["symbol_id"]
+        if d >= 2:
+            vid = d - 1
+            v = self._venues.get(vid) if vid < MAX_VENUES else None
+            if v is None:
+                return R.UNKNOWN_DESTINATION, 0
+            li = self._listings.get((sid, vid))
+            if li is None:
+                return R.VENUE_NOT_LISTED, 0
+            if v["state"] != VENUE_UP:
+                return R.VENUE_UNAVAILABLE, 0
+            if not self._supports(v, c):
+                return R.VENUE_UNSUPPORTED_ORDER, 0
+            if not self._fits(li, c):
+                return R.VENUE_TICK_OR_LOT, 0
+            return 0, vid
+        listed = self._listed(sid)
+        if d == 1 or not listed:
+            return 0, 0
+        route = self._routes.get(sid, dict(route_rule=0, primary_venue=0))
+        if route["route_rule"] == 0:            # PRIMARY: the primary, then the others by id
+            primary = route["primary_venue"]
+            cands = ([primary] if primary in listed else []) + [
+                v for v in listed if v != primary]
+        else:                                   # CHEAPEST: by (taker_fee, id)
+            cands = sorted(listed, key=lambda v: (self._venues[v]["taker_fee"], v))
+        for vid in cands:
+            v = self._venues[vid]
+            if (v["state"] == VENUE_UP and self._supports(v, c)
+                    and self._fits(self._listings[(sid, vid)], c)):
+                return 0, vid
+        return R.NO_ROUTE, 0
+
+    def _send_new(self, o: dict) -> None:
+        """send_new: a new request number, NEW_SENT, VENUE_REQUEST NEW_ORDER (the venue type,
+        the order's price (0 for a MARKET venue type), qty = leaves_qty = its leaves)."""
+        o["venue_last_req"] += 1
+        o["venue_live_req"] = o["venue_last_req"]
+        o["venue_state"] = VS_NEW_SENT
+        vt = VENUE_TYPE[o["ord_type"]]
+        fields = self._order_fields(o)
+        fields.update(ord_type=vt, price=0 if vt == MARKET else o["price"],
+                      qty=o["leaves_qty"], leaves_qty=o["leaves_qty"])
+        self._emit(EventType.VENUE_REQUEST, VenueRequest.NEW_ORDER, fields,
+                   venue_cl_ord_id=self._venue_cl(o, o["venue_last_req"]),
+                   venue_orig_cl_ord_id=0)
+
+    def _send_cancel(self, o: dict, cl: int, code: int) -> None:
+        """send_cancel(cl, code): a new request number, CANCEL_SENT, pending ClOrdID and code,
+        CANCEL_DEFERRED cleared, status PENDING_CANCEL; EXEC_REPORT PENDING_CANCEL (with the
+        client's ClOrdID when cl != 0), then VENUE_REQUEST CANCEL."""
+        o["venue_last_req"] += 1
+        o["venue_state"] = VS_CANCEL_SENT
+        o["pending_cl_ord_id"] = cl
+        o["pending_code"] = code
+        o["venue_flags"] &= ~CANCEL_DEFERRED
+        o["status"] = ST_PENDING_CANCEL
+        fields = self._order_fields(o)
+        if cl != 0:
+            fields.update(cl_ord_id=cl, orig_cl_ord_id=o["cl_ord_id"])
+        self._emit(EventType.EXEC_REPORT, ExecType.PENDING_CANCEL, fields, code)
+        self._emit(EventType.VENUE_REQUEST, VenueRequest.CANCEL, self._order_fields(o),
+                   venue_cl_ord_id=self._venue_cl(o, o["venue_last_req"]),
+                   venue_orig_cl_ord_id=self._venue_cl(o, o["venue_live_req"]))
+
+    def _own_cancel(self, o: dict, code: int) -> None:
+        """"The OMS's own cancels" (mass cancel, kill switch, OCO/OTO actions, GTC
+        revalidation): NOT_SENT as before; LIVE: send_cancel(0, code); NEW_SENT or
+        REPLACE_SENT: deferred (no event); CANCEL_SENT: nothing."""
+        vs = o["venue_state"]
+        if vs == VS_NOT_SENT:
+            self._cancel_order(o, code)
+        elif vs == VS_LIVE:
+            self._send_cancel(o, 0, code)
+        elif vs in (VS_NEW_SENT, VS_REPLACE_SENT):
+            o["venue_flags"] |= CANCEL_DEFERRED
+            o["pending_code"] = code
+
+    def _venue_end(self, o: dict, status: int, exec_type: int, code: int,
+                   cl_sub: int = 0) -> None:
+        """An order at a venue ends (REJECTED / CANCELLED / EXPIRED): leaves 0, reservation
+        released, venue_state DONE (and, as every other end of an order, version + 1 and
+        updated_ns), terminal; then its report."""
+        self._release(o)
+        o["leaves_qty"] = 0
+        o["version"] += 1
+        o["updated_ns"] = self._cmd["time_ns"]
+        o["venue_state"] = VS_DONE
+        self._become_terminal(o, status)
+        fields = self._order_fields(o)
+        if cl_sub:
+            fields.update(cl_ord_id=cl_sub, orig_cl_ord_id=o["cl_ord_id"])
+        self._emit(EventType.EXEC_REPORT, exec_type, fields, code)
+
+    def _venue_ack(self, o: dict) -> None:
+        """ACK (and the implicit acknowledgement): LIVE; ROUTED -> ACCEPTED with the NEW report
+        (an ACCEPTED order emits nothing); then a deferred cancel is sent."""
+        o["venue_state"] = VS_LIVE
+        if o["status"] == ST_ROUTED:
+            o["status"] = ST_ACCEPTED
+            self._emit(EventType.EXEC_REPORT, ExecType.NEW, self._order_fields(o))
+        if o["venue_flags"] & CANCEL_DEFERRED:
+            self._send_cancel(o, 0, o["pending_code"])
+
+    def _venue_book_fill(self, o: dict, q: int, px: int) -> int:
+        """A venue's fill of q at px, booked (no event); returns the reject code of its report
+        (VENUE_OVERFILL, VENUE_LATE_FILL or 0).  Live order: as a match's fill (pending status
+        and a request in flight stay; FILLED when no leaves), contingent actions queued.
+        Terminal order (a late fill): cum, notional, version, updated_ns and position; status,
+        leaves and reservation stay; no contingent action.  Both: ref_price = px."""
+        t = self._cmd["time_ns"]
+        code = 0
+        if o["status"] in TERMINAL_STATUSES:
+            o["cum_qty"] += q
+            o["cum_notional"] += q * px
+            o["version"] += 1
+            o["updated_ns"] = t
+            self._update_position(o, q, px)
+            code = R.VENUE_LATE_FILL
+        else:
+            first = o["cum_qty"] == 0
+            self._release(o)
+            if q > o["leaves_qty"]:
+                code = R.VENUE_OVERFILL
+            o["cum_qty"] += q
+            o["leaves_qty"] = max(o["leaves_qty"] - q, 0)
+            o["cum_notional"] += q * px
+            o["version"] += 1
+            o["updated_ns"] = t
+            if o["leaves_qty"] == 0:
+                if o["venue_state"] not in (VS_CANCEL_SENT, VS_REPLACE_SENT):
+                    o["venue_state"] = VS_DONE
+                self._become_terminal(o, ST_FILLED)
+            else:
+                if o["status"] not in (ST_PENDING_CANCEL, ST_PENDING_REPLACE):
+                    o["status"] = ST_PARTIAL
+                self._reserve(o)
+            self._update_position(o, q, px)
+            self._queue_fill_actions(o, first)
+        self._symbols[o["symbol_id"]]["ref_price"] = px
+        return code
+
+    def _venue_book_bust(self, o: dict, q: int, px: int) -> None:
+        """BUST of q at px, booked (no event): cum and notional back, the opposite trade in the
+        position, version + 1; a non-terminal order gets its leaves back (PARTIALLY_FILLED ->
+        ACCEPTED when no fill is left), a terminal one keeps status and leaves."""
+        o["cum_qty"] -= q
+        o["cum_notional"] -= q * px
+        self._book_position(o["account_id"], o["symbol_id"], 3 - o["side"], q, px)
+        o["version"] += 1
+        if o["status"] not in TERMINAL_STATUSES:
+            self._release(o)
+            o["leaves_qty"] += q
+            self._reserve(o)
+            if o["cum_qty"] == 0 and o["status"] == ST_PARTIAL:
+                o["status"] = ST_ACCEPTED
+
+    def _take_trade_id(self) -> int:
+        tid = self.next_trade_id
+        self.next_trade_id += 1
+        return tid
+
+    def _venue_exec(self, c: dict) -> None:
+        """"VENUE_EXEC: what a venue said"."""
+        op = c["admin_op"]
+        vid = c["venue_id"]
+
+        def report(code: int, **extra) -> None:
+            # "Every ADMIN_REPORT of a VENUE_EXEC has command fields and exec_type =
+            # admin_op & 0xFF"
+            self._emit(EventType.ADMIN_REPORT, op, self._cmd_fields(), code, **extra)
+
+        # 1. the venue
+        v = self._venues.get(vid) if 1 <= vid < MAX_VENUES else None
+        if v is None:
+            return report(R.UNKNOWN_DESTINATION)
+        # 2. SESSION: sets the state and the sequence base (not checked against it)
+        if op == VenueExec.SESSION:
+            if c["flags"] > 2:
+                return report(R.INVALID_ADMIN)
+            v["state"] = c["flags"]
+            v["last_seq"] = c["venue_seq"]
+            count = 0
+            if v["state"] == VENUE_DOWN and v["cancel_on_disconnect"]:
+                for oid in sorted(self._live):
+                    o = self._orders[oid]
+                    if (o["venue_id"] != vid or not VS_NEW_SENT <= o["venue_state"] <= VS_REPLACE_SENT
+                            or o["status"] in TERMINAL_STATUSES):
+                        continue
+                    if o["status"] == ST_ROUTED:
+                        self._venue_end(o, ST_REJECTED, ExecType.REJECTED, R.VENUE_DISCONNECTED)
+                    else:
+                        self._venue_end(o, ST_CANCELLED, ExecType.CANCELED, R.VENUE_DISCONNECTED)
+                    count += 1
+            return report(0, trade_id=count)
+        # 3. a resent message already applied
+        seq = c["venue_seq"]
+        if seq != 0 and seq <= v["last_seq"]:
+            return report(R.VENUE_DUPLICATE_MESSAGE)
+        if seq != 0:
+            v["last_seq"] = seq
+        # (an admin_op that is no VenueExec: docs/engine.md does not say; taken as INVALID_ADMIN)
+        if not 1 <= op <= 11:
+            return report(R.INVALID_ADMIN)
+        # 4. the order and the request the message answers
+        cl = c["cl_ord_id"]
+        o = self._orders.get(cl >> 16)
+        n = cl & 0xFFFF
+        if o is None or o["venue_id"] != vid or n == 0 or n > o["venue_last_req"]:
+            return report(R.UNKNOWN_ORDER)
+        # 5. the implicit acknowledgement
+        if (op not in (VenueExec.ACK, VenueExec.REJECT, VenueExec.TIMEOUT)
+                and o["venue_state"] == VS_NEW_SENT and n == o["venue_live_req"]):
+            self._venue_ack(o)
+
+        vs = o["venue_state"]
+        terminal = o["status"] in TERMINAL_STATUSES
+        last = n == o["venue_last_req"]
+        qty, price = c["qty"], c["price"]
+
+        def bad_trade(q: int, px: int) -> int:
+            if not 1 <= q <= MAX_QTY:
+                return R.INVALID_QTY
+            if not 1 <= px <= MAX_PRICE:
+                return R.INVALID_PRICE
+            return 0
+
+        if op == VenueExec.ACK:
+            if vs != VS_NEW_SENT or n != o["venue_live_req"]:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            self._venue_ack(o)
+        elif op == VenueExec.REJECT:
+            if vs != VS_NEW_SENT or n != o["venue_live_req"]:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            code = c["reason"] or R.VENUE_REJECTED
+            if o["status"] == ST_ROUTED:
+                self._venue_end(o, ST_REJECTED, ExecType.REJECTED, code)
+            else:
+                self._venue_end(o, ST_CANCELLED, ExecType.CANCELED, code)
+        elif op == VenueExec.FILL:
+            code = bad_trade(qty, price)
+            if code:
+                return report(code)
+            code = self._venue_book_fill(o, qty, price)
+            self._emit(EventType.EXEC_REPORT, ExecType.TRADE, self._order_fields(o), code,
+                       last_px=price, last_qty=qty, trade_id=self._take_trade_id())
+        elif op == VenueExec.CANCELED:
+            if terminal:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            if vs == VS_CANCEL_SENT and last:       # the confirmation of our cancel
+                self._venue_end(o, ST_CANCELLED, ExecType.CANCELED, o["pending_code"],
+                                o["pending_cl_ord_id"])
+            else:                                   # the venue cancelled on its own
+                self._venue_end(o, ST_CANCELLED, ExecType.CANCELED, c["reason"])
+        elif op == VenueExec.REPLACED:
+            # (a terminal order: docs/engine.md does not say; taken as not fitting)
+            if vs != VS_REPLACE_SENT or not last or terminal:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            if not 1 <= qty <= MAX_QTY:
+                return report(R.INVALID_QTY)
+            if not 1 <= price <= MAX_PRICE:
+                return report(R.INVALID_PRICE)
+            self._release(o)
+            key = (o["session_id"], o["cl_ord_id"])
+            if self._cl_index.get(key) == o["order_id"]:
+                del self._cl_index[key]
+            o["orig_cl_ord_id"] = o["cl_ord_id"]
+            o["cl_ord_id"] = o["pending_cl_ord_id"]
+            self._cl_index[(o["session_id"], o["cl_ord_id"])] = o["order_id"]
+            o["price"] = price
+            o["qty"] = qty
+            o["leaves_qty"] = max(qty - o["cum_qty"], 0)
+            if o["ord_type"] in PRICED:             # risk_px as REPLACE sets it
+                o["risk_px"] = price
+            o["version"] += 1
+            o["updated_ns"] = self._cmd["time_ns"]
+            o["venue_live_req"] = n
+            if o["leaves_qty"] == 0:
+                o["venue_state"] = VS_DONE
+                self._become_terminal(o, ST_FILLED)
+            else:
+                o["status"] = ST_ACCEPTED if o["cum_qty"] == 0 else ST_PARTIAL
+                o["venue_state"] = VS_LIVE
+                self._reserve(o)
+            self._emit(EventType.EXEC_REPORT, ExecType.REPLACED, self._order_fields(o))
+            o["pending_cl_ord_id"] = 0
+            if o["venue_flags"] & CANCEL_DEFERRED and o["venue_state"] == VS_LIVE:
+                self._send_cancel(o, 0, o["pending_code"])
+        elif op == VenueExec.CANCEL_REJECT:
+            if vs not in (VS_CANCEL_SENT, VS_REPLACE_SENT) or not last:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            was_replace = vs == VS_REPLACE_SENT
+            if terminal:                            # a FILLED order stays FILLED
+                o["venue_state"] = VS_DONE
+            else:
+                o["status"] = ST_ACCEPTED if o["cum_qty"] == 0 else ST_PARTIAL
+                o["venue_state"] = VS_LIVE
+            fields = self._order_fields(o)
+            fields.update(cl_ord_id=o["pending_cl_ord_id"] or o["cl_ord_id"],
+                          orig_cl_ord_id=o["cl_ord_id"])
+            rt = CxlRejResponseTo.REPLACE if was_replace else CxlRejResponseTo.CANCEL
+            self._emit(EventType.CANCEL_REJECT, 0, fields, c["reason"] or R.VENUE_REJECTED,
+                       response_to=int(rt))
+            o["pending_cl_ord_id"] = 0
+            if (o["venue_flags"] & CANCEL_DEFERRED and was_replace
+                    and o["venue_state"] == VS_LIVE):
+                self._send_cancel(o, 0, o["pending_code"])
+        elif op == VenueExec.EXPIRED:
+            if terminal:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            self._venue_end(o, ST_EXPIRED, ExecType.EXPIRED, c["reason"])
+        elif op == VenueExec.BUST:
+            code = bad_trade(qty, price) or (R.INVALID_QTY if qty > o["cum_qty"] else 0)
+            if code:
+                return report(code)
+            self._venue_book_bust(o, qty, price)
+            self._emit(EventType.EXEC_REPORT, ExecType.TRADE_CANCEL, self._order_fields(o),
+                       last_px=price, last_qty=qty, trade_id=self._take_trade_id())
+        elif op == VenueExec.CORRECT:
+            old_q, old_px = c["display_qty"], c["stop_price"]
+            code = (bad_trade(old_q, old_px) or (R.INVALID_QTY if old_q > o["cum_qty"] else 0)
+                    or bad_trade(qty, price))
+            if code:
+                return report(code)
+            self._venue_book_bust(o, old_q, old_px)
+            self._venue_book_fill(o, qty, price)    # a late fill on a terminal order
+            self._emit(EventType.EXEC_REPORT, ExecType.TRADE_CORRECT, self._order_fields(o),
+                       last_px=price, last_qty=qty, trade_id=self._take_trade_id())
+        else:   # TIMEOUT
+            if vs not in (VS_NEW_SENT, VS_CANCEL_SENT, VS_REPLACE_SENT) or not last:
+                return report(R.VENUE_UNEXPECTED_REPORT)
+            self._emit(EventType.EXEC_REPORT, ExecType.ORDER_STATUS, self._order_fields(o),
+                       R.VENUE_NO_RESPONSE)
