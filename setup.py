@@ -25,6 +25,12 @@ extensions = [
         include_dirs=["cext/oms", numpy.get_include()],
         extra_compile_args=COMPILE_ARGS,
     ),
+    Extension(                       # FIX initiator codec towards external venues
+        "oms._venue_fix",
+        ["cext/oms/_venue_fix.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
+    ),
     Extension(                       # binary protocol codec of the gateways
         "oms._binary",
         ["cext/oms/_binary.pyx"],

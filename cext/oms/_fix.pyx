@@ -21,6 +21,8 @@ import numpy as np
 from oms._layout cimport *
 from oms._codec_util cimport account_set, out_alloc, out_reserve
 from oms._hash cimport mix64
+from oms._fix_util cimport (parse_uint, parse_decimal, parse_utc_timestamp, format_utc_ms,
+                            format_uint, format_int, format_price)
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE
 
 # decode() results
@@ -72,211 +74,6 @@ cdef inline uint64_t hash_bytes(const uint8_t *p, int64_t n) noexcept nogil:
     h *= 0xff51afd7ed558ccdULL
     h ^= h >> 33
     return h
-
-
-cdef inline int parse_uint(const uint8_t *p, int64_t n, int64_t *out) noexcept nogil:
-    """Digits only, at most 18 of them; 0 on success."""
-    cdef int64_t v = 0, i
-    if n < 1 or n > 18:
-        return -1
-    for i in range(n):
-        if p[i] < 48 or p[i] > 57:
-            return -1
-        v = v * 10 + (p[i] - 48)
-    out[0] = v
-    return 0
-
-
-cdef int parse_decimal(const uint8_t *p, int64_t n, int64_t scale_digits, int64_t *out) noexcept nogil:
-    """A FIX decimal ("-190.05", "100", "1.50") as an integer in units of 10^-scale_digits,
-    exactly.  0 on success, -1 bad format, -2 more precision than the scale holds or too
-    large.  Extra decimal digits are accepted only when they are zeros."""
-    cdef int64_t i = 0, v = 0, frac = 0, digits = 0, fd
-    cdef bint neg = False, seen = False
-    if n < 1 or n > 32:
-        return -1
-    if p[0] == 45:                      # '-'
-        neg = True
-        i = 1
-    while i < n and p[i] != 46:         # '.'
-        if p[i] < 48 or p[i] > 57:
-            return -1
-        v = v * 10 + (p[i] - 48)
-        digits += 1
-        seen = True
-        if digits > 14:
-            return -2
-        i += 1
-    if i < n:                           # the point
-        i += 1
-        fd = 0
-        while i < n:
-            if p[i] < 48 or p[i] > 57:
-                return -1
-            seen = True
-            if fd < scale_digits:
-                frac = frac * 10 + (p[i] - 48)
-            elif p[i] != 48:
-                return -2
-            fd += 1
-            i += 1
-        while fd < scale_digits:
-            frac *= 10
-            fd += 1
-    else:
-        for fd in range(scale_digits):
-            frac *= 10
-    if not seen:
-        return -1
-    for fd in range(scale_digits):
-        v *= 10
-    v += frac
-    out[0] = -v if neg else v
-    return 0
-
-
-cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
-    # H. Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date
-    cdef int64_t era, yoe, doy, doe
-    if m <= 2:
-        y -= 1
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-cdef inline void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d) noexcept nogil:
-    cdef int64_t era, doe, yoe, doy, mp
-    z += 719468
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d[0] = doy - (153 * mp + 2) // 5 + 1
-    m[0] = mp + (3 if mp < 10 else -9)
-    y[0] = yoe + era * 400 + (1 if m[0] <= 2 else 0)
-
-
-cdef inline int two(const uint8_t *p) noexcept nogil:
-    if p[0] < 48 or p[0] > 57 or p[1] < 48 or p[1] > 57:
-        return -1
-    return (p[0] - 48) * 10 + (p[1] - 48)
-
-
-cdef int parse_utc_timestamp(const uint8_t *p, int64_t n, int64_t *out) noexcept nogil:
-    """UTCTimestamp "YYYYMMDD-HH:MM:SS[.s{1,9}]" in ns since the epoch; 0 on success."""
-    cdef int64_t y, mo, d, hh, mi, ss, frac = 0, k = 0, i
-    if n < 17 or p[8] != 45 or p[11] != 58 or p[14] != 58:
-        return -1
-    if two(p) < 0 or two(p + 2) < 0:
-        return -1
-    y = two(p) * 100 + two(p + 2)
-    mo = two(p + 4)
-    d = two(p + 6)
-    hh = two(p + 9)
-    mi = two(p + 12)
-    ss = two(p + 15)
-    if mo < 1 or mo > 12 or d < 1 or d > 31 or hh < 0 or hh > 23 or mi < 0 or mi > 59 \
-            or ss < 0 or ss > 60:
-        return -1
-    if n > 17:
-        if p[17] != 46 or n == 18 or n > 27:
-            return -1
-        for i in range(18, n):
-            if p[i] < 48 or p[i] > 57:
-                return -1
-            frac = frac * 10 + (p[i] - 48)
-            k += 1
-        while k < 9:
-            frac *= 10
-            k += 1
-    out[0] = ((days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss) * NS) + frac
-    return 0
-
-
-cdef int format_utc_ms(int64_t t_ns, char *dst) noexcept nogil:
-    """ns since the epoch as "YYYYMMDD-HH:MM:SS.sss" (21 chars)."""
-    cdef int64_t secs = t_ns // NS, ms = (t_ns % NS) // 1000000
-    cdef int64_t days = secs // 86400, sod = secs % 86400, y, m, d
-    if t_ns < 0:
-        secs = 0
-        ms = 0
-        days = 0
-        sod = 0
-    civil_from_days(days, &y, &m, &d)
-    cdef int64_t vals[7]
-    vals[0] = y // 100
-    vals[1] = y % 100
-    vals[2] = m
-    vals[3] = d
-    vals[4] = sod // 3600
-    vals[5] = (sod // 60) % 60
-    vals[6] = sod % 60
-    cdef int i, j = 0
-    for i in range(7):
-        if i == 4:
-            dst[j] = 45
-            j += 1
-        elif i > 4:
-            dst[j] = 58
-            j += 1
-        dst[j] = 48 + vals[i] // 10
-        dst[j + 1] = 48 + vals[i] % 10
-        j += 2
-    dst[j] = 46
-    dst[j + 1] = 48 + ms // 100
-    dst[j + 2] = 48 + (ms // 10) % 10
-    dst[j + 3] = 48 + ms % 10
-    return j + 4
-
-
-cdef inline int format_uint(uint64_t v, char *dst) noexcept nogil:
-    cdef char tmp[24]
-    cdef int n = 0, i
-    if v == 0:
-        dst[0] = 48
-        return 1
-    while v:
-        tmp[n] = 48 + (v % 10)
-        v //= 10
-        n += 1
-    for i in range(n):
-        dst[i] = tmp[n - 1 - i]
-    return n
-
-
-cdef inline int format_int(int64_t v, char *dst) noexcept nogil:
-    if v < 0:
-        dst[0] = 45
-        return 1 + format_uint(<uint64_t>(-v), dst + 1)
-    return format_uint(<uint64_t>v, dst)
-
-
-cdef int format_price(int64_t v, char *dst) noexcept nogil:
-    """Price units (1/10,000) as the shortest exact decimal: 1900500 -> "190.05"."""
-    cdef int n = 0, digits = 4, i
-    cdef int64_t whole, frac
-    if v < 0:
-        dst[0] = 45
-        n = 1
-        v = -v
-    whole = v // 10000
-    frac = v % 10000
-    n += format_uint(<uint64_t>whole, dst + n)
-    if frac:
-        while frac % 10 == 0:
-            frac //= 10
-            digits -= 1
-        dst[n] = 46
-        n += 1
-        for i in range(digits - 1, -1, -1):
-            dst[n + i] = 48 + frac % 10
-            frac //= 10
-        n += digits
-    return n
 
 
 # ============================================================================================
@@ -771,35 +568,6 @@ cdef inline int32_t group_delimiter(int32_t count_tag) noexcept nogil:
 cdef class FixCodec:
     """One FIX session's codec state: CompIDs, sequence numbers, name tables, the command
     array decode() fills and the output buffer encode_events() fills."""
-    cdef FixField fields[FIX_MAX_FIELDS]
-    cdef int nfields
-    cdef uint32_t seen[SEEN_TAGS]       # per-message stamps: duplicate-tag check
-    cdef uint32_t stamp
-    cdef uint8_t *out
-    cdef int64_t out_len, out_cap
-    cdef Command *cmds
-    cdef uint8_t *account_ok            # drop copy: which account ids it receives
-    cdef int64_t account_ok_len
-    cdef char sending_time[32]
-    cdef int sending_time_len
-    cdef int64_t sending_time_ms
-    cdef public bytes begin_string, sender_comp_id, target_comp_id, exec_id_prefix
-    cdef public int version
-    cdef public int64_t in_seq, out_seq
-    cdef public uint32_t session_id, default_account
-    cdef public bint logged_on, read_only
-    cdef public bint accept_poss_dup      # the session layer has vetted a PossDup resend
-    cdef public int64_t max_latency_ns, order_budget
-    cdef public StrMap clordids, accounts, account_names, symbols
-    cdef public int n_commands, cmd_capacity
-    cdef public object commands
-    # the message decode() stopped at
-    cdef public bytes msg_type, cur
-    cdef public int64_t msg_seq
-    cdef public bint poss_dup
-    cdef public int reject_reason, ref_tag, bmr_reason
-    cdef public object text
-    cdef public Py_ssize_t pos
 
     def __cinit__(self):
         self.out = out_alloc(&self.out_cap)
@@ -1248,6 +1016,8 @@ cdef class FixCodec:
                 return self._fail(6, 126, "ExpireTime(126) is not a UTCTimestamp")
             if self._exec_inst(p, c) or self._peg(p, c):
                 return REJECT
+            if self._ex_destination(p, c):
+                return REJECT
             c.parent_order_id = self._order_ref(p, TAG_PARENT_ORDER_ID)
             c.oco_order_id = self._order_ref(p, TAG_OCO_ORDER_ID)
             if self._id(p, 11, &c.cl_ord_id, True):
@@ -1361,6 +1131,23 @@ cdef class FixCodec:
         if parse_uint(p + self.fields[k].off, self.fields[k].len, &v) != 0:
             return 0xFFFFFFFFFFFFFFFFULL
         return <uint64_t>v
+
+    cdef int _ex_destination(self, const uint8_t *p, Command *c) except -2:
+        """ExDestination(100): a venue name as `ex_destination` (its id + 1; INTERNAL 1).
+        A name no venue has becomes 0xFFFF, a venue that is not defined: the engine rejects
+        the order UNKNOWN_DESTINATION.  Absent: 0, the router chooses."""
+        cdef int k = self._find(100)
+        cdef int64_t idx = -1
+        cdef const uint8_t *v
+        if k < 0:
+            return 0
+        v = p + self.fields[k].off
+        if self.venues is not None:
+            idx = self.venues.find(v, self.fields[k].len)
+        if idx < 0 and self.fields[k].len == 8 and memcmp(v, b"INTERNAL", 8) == 0:
+            idx = 1
+        c.ex_destination = <uint16_t>idx if 1 <= idx < 0xFFFF else 0xFFFF
+        return 0
 
     cdef int _target_order_id(self, const uint8_t *p, Command *c) except -2:
         cdef int k = self._find(37)
@@ -1482,6 +1269,11 @@ cdef class FixCodec:
         self.out_len += n
         self._soh()
 
+    cdef inline void _ts(self, const char *tag_eq, int tl, int64_t t_ns) noexcept:
+        self._tag(tag_eq, tl)
+        self.out_len += format_utc_ms(t_ns, <char *>self.out + self.out_len)
+        self._soh()
+
     cdef void _name(self, const char *tag_eq, int tl, StrMap table, int64_t index,
                     uint64_t fallback) noexcept:
         cdef int64_t n = 0
@@ -1584,8 +1376,12 @@ cdef class FixCodec:
             self._i(b"151=", 4, e.leaves_qty)
             self._i(b"14=", 3, e.cum_qty)
             self._px(b"6=", 2, e.avg_px)
-            if e.trade_id and e.exec_type == EXEC_TYPE_TRADE:
+            if e.trade_id and (e.exec_type == EXEC_TYPE_TRADE
+                               or e.exec_type == EXEC_TYPE_TRADE_CANCEL
+                               or e.exec_type == EXEC_TYPE_TRADE_CORRECT):
                 self._u(b"880=", 4, e.trade_id)
+            if e.venue_id and e.last_qty and self.venues is not None:
+                self._name(b"30=", 3, self.venues, <int64_t>e.venue_id + 1, e.venue_id)
             self._tag(b"60=", 3)
             self.out_len += format_utc_ms(e.time_ns, <char *>self.out + self.out_len)
             self._soh()
@@ -1698,6 +1494,12 @@ cdef class FixCodec:
             return 68 if self.version == 42 else 76
         if t == EXEC_TYPE_RESTATED:
             return 68
+        if t == EXEC_TYPE_PENDING_NEW:
+            return 65                                   # A
+        if t == EXEC_TYPE_TRADE_CANCEL:
+            return 72                                   # H
+        if t == EXEC_TYPE_TRADE_CORRECT:
+            return 71                                   # G
         return 73
 
     cdef char _tif(self, uint8_t tif) noexcept:
