@@ -1001,9 +1001,11 @@ class ReferenceModel:
         ClOrdID substitution), CANCELED with reject_code = code; its end queues further
         actions."""
         o = self._orders.get(oid)
-        if o is None or o["status"] not in LIVE_STATUSES:
+        # issue 9: besides live orders, those in ROUTED and PENDING_REPLACE (not
+        # PENDING_CANCEL); an order at a venue is asked to cancel
+        if o is None or o["status"] not in LIVE_STATUSES + (ST_ROUTED, ST_PENDING_REPLACE):
             return
-        self._own_cancel(o, code)       # issue 9: an order at a venue is asked to cancel
+        self._own_cancel(o, code)
 
     def _activate(self, oid: int) -> None:
         """*activate*(id): if still known, live and waiting: held = 0, a new priority,

@@ -43,13 +43,20 @@ from model import (AT_CLOSE, AT_OPEN, FOK, GTC, GTD, HELD_PARENT, IOC, LIMIT, LI
                    LIVE_STATUSES, MARKET, MIT, POST_ONLY, PRICED, ST_FILLED, STOP, STOP_LIMIT,
                    TRAILING, WITH_STOP_PRICE, ReferenceModel)
 from model import DAY as TIF_DAY
-from oms.config import LIMIT_MAX, AccountConfig, EngineConfig, SymbolConfig
+from oms.codes import RejectCode as R
+from oms.config import (LIMIT_MAX, AccountConfig, EngineConfig, SymbolConfig, VenueConfig,
+                        VenueListing)
 from oms.layout import (
     IDEMPOTENCY_TTL_NS,
     MAX_PRICE,
     MAX_QTY,
+    MAX_VENUES,
     AdminOp,
     CommandType as K,
+    EventType,
+    ExecType,
+    VenueExec,
+    VenueRequest,
 )
 
 SEC = 10**9
@@ -142,7 +149,60 @@ def _trigger_source(src) -> dict:
     return {} if source == "last" else dict(trigger_source=source)
 
 
+VENUE_IDS = [1, 2, 3, 7, 15]
+ALL_TIFS = ["day", "gtc", "ioc", "fok", "gtd", "at_open", "at_close"]
+DEFAULT_TIFS = ["day", "gtc", "ioc", "fok", "gtd"]
+FEATURES = ["iceberg", "post_only", "min_qty"]
+
+
+def _subset(src, items: list, keep_pct: int = 60) -> list:
+    return [x for x in items if src.chance(keep_pct)]
+
+
+def _gen_venues(src) -> list[VenueConfig]:
+    """External venues (issue 9): none in most configs; else 1-3 with random masks, features,
+    fees and cancel-on-disconnect.  Mostly permissive, so that orders route and flows happen."""
+    if not src.chance(40):
+        return []
+    n = src.int(1, 3)
+    ids = sorted({src.pick(VENUE_IDS) for _ in range(n)})
+    venues = []
+    for vid in ids:
+        ord_types = src.weighted([(8, ["market", "limit"]), (2, ["limit"]), (1, ["market"])])
+        how = src.weighted([(5, "default"), (3, "all"), (2, "some")])
+        tifs = {"default": DEFAULT_TIFS, "all": ALL_TIFS}.get(how) or (
+            _subset(src, ALL_TIFS, 70) or ["day"])
+        how = src.weighted([(5, "all"), (2, "none"), (3, "some")])
+        features = {"all": FEATURES, "none": []}.get(how)
+        if features is None:
+            features = _subset(src, FEATURES)
+        venues.append(VenueConfig(
+            vid, f"V{vid}", ord_types=ord_types, tifs=tifs, features=features,
+            maker_fee=src.pick([0, -20, 10]), taker_fee=src.pick([0, 30, -10, 5]),
+            cancel_on_disconnect=src.chance(40)))
+    return venues
+
+
+def _listings(src, venues: list[VenueConfig], tick: int, lot: int) -> dict:
+    """A symbol's venue listings (issue 9): a random subset of the venues, with tick / lot
+    overrides now and then, a random route rule and primary venue."""
+    if not venues or not src.chance(75):
+        return {}
+    listed = [v for v in venues if src.chance(70)] or [src.pick(venues)]
+    out = []
+    for v in listed:
+        out.append(VenueListing(
+            v.name,
+            tick_size=src.weighted([(12, 0), (2, tick * 2), (1, tick * 5), (1, 3)]),
+            lot_size=src.weighted([(12, 0), (2, lot * 2), (1, lot * 10)])))
+    extra = dict(venues=out, route_rule=src.pick(["primary", "cheapest"]))
+    if src.chance(60):
+        extra["primary_venue"] = src.pick(out).venue
+    return extra
+
+
 def gen_config(src) -> EngineConfig:
+    venues = _gen_venues(src)
     max_symbols = src.int(2, 5)
     n_sym = src.int(2, min(3, max_symbols))
     first_sym = src.int(0, max_symbols - n_sym)
@@ -160,7 +220,7 @@ def gen_config(src) -> EngineConfig:
             max_qty=max(max_qty, min_qty), ref_price=ref, collar_bps=collar,
             open_sec=hours[0], close_sec=hours[1], halted=src.chance(4),
             market_protection_bps=src.weighted([(6, 0), (2, 100), (1, 500), (1, 10_000)]),
-            **_venue_matching(src), **_trigger_source(src)))
+            **_venue_matching(src), **_trigger_source(src), **_listings(src, venues, tick, lot)))
     max_accounts = src.int(2, 5)
     n_acc = src.int(2, min(4, max_accounts))
     first_acc = src.int(0, max_accounts - n_acc)
@@ -188,6 +248,7 @@ def gen_config(src) -> EngineConfig:
         max_levels=src.int(1, 8) if small and src.chance(70) else 64,
         symbols=symbols,
         accounts=accounts,
+        venues=venues,
     )
 
 
@@ -209,6 +270,12 @@ class _Gen:
         self.t = T_START + src.pick([10 * HOUR, 0, 17 * HOUR - 2 * SEC, 23 * HOUR])
         self.next_cl = 1
         self.used_cl: list[tuple[int, int]] = []      # (session, cl_ord_id) ever sent
+        # issue 9: venues start DOWN, so most get a SESSION UP before anything else; the
+        # replace requests sent (order id -> (price, qty)) and the fills booked (order id ->
+        # [(qty, px)]) of orders at a venue, for plausible REPLACED, BUST and CORRECT messages
+        self.session_up = [v for v in sorted(self.model._venues) if src.chance(90)]
+        self.replace_req: dict[int, tuple[int, int]] = {}
+        self.fills: dict[int, list[tuple[int, int]]] = {}
 
     # --- field pickers ---------------------------------------------------------------------
 
@@ -337,9 +404,16 @@ class _Gen:
         the order aimed at (a model order dict) or None."""
         s = self.src
         m = self.model
-        how = s.weighted([(60, "live"), (12, "stored"), (18, "sent"), (10, "junk")])
+        # issue 9: orders at a venue, live there (replaced / cancelled through the venue) or
+        # not yet (ORDER_PENDING)
+        at_venue = [i for i in sorted(m._live) if m._orders[i]["venue_state"]]
+        how = s.weighted([(60, "live"), (12, "stored"), (18, "sent"), (10, "junk"),
+                          (25 if at_venue else 0, "venue")])
         order = None
-        if how == "live" and m._live:
+        if how == "venue":
+            ready = [i for i in at_venue if m._orders[i]["venue_state"] == 2]
+            order = m._orders[s.pick(ready if ready and s.chance(75) else at_venue)]
+        elif how == "live" and m._live:
             order = m._orders[s.pick(sorted(m._live))]
         elif how == "stored" and m._orders:
             order = m._orders[s.pick(list(m._orders))]
@@ -368,14 +442,31 @@ class _Gen:
 
     def command(self) -> dict:
         cmd = self._command()
-        self.model.process(cmd)
+        for ev in self.model.process(cmd):
+            if ev["venue_id"] and ev["kind"] == EventType.VENUE_REQUEST and \
+                    ev["exec_type"] == VenueRequest.REPLACE:
+                self.replace_req[ev["order_id"]] = (ev["price"], ev["qty"])
+            elif ev["venue_id"] and ev["kind"] == EventType.EXEC_REPORT and ev["exec_type"] in (
+                    ExecType.TRADE, ExecType.TRADE_CORRECT):
+                self.fills.setdefault(ev["order_id"], []).append((ev["last_qty"], ev["last_px"]))
         return cmd
 
     def _command(self) -> dict:
         s = self.src
+        if self.session_up:         # issue 9: bring the venues up first
+            return dict(kind=int(K.VENUE_EXEC), time_ns=self.t, venue_id=self.session_up.pop(0),
+                        admin_op=int(VenueExec.SESSION), flags=1,
+                        venue_seq=s.weighted([(3, 0), (1, 1)]))
+        m = self.model
+        venue_w = 0
+        if m._venues:               # more when orders at a venue wait for an answer
+            waiting = any(m._orders[i]["venue_state"] in (1, 3, 4) for i in m._live)
+            routed = waiting or any(m._orders[i]["venue_state"] for i in m._live)
+            venue_w = 30 if waiting else 10 if routed else 2
         kind = s.weighted([
             (40, K.NEW), (12, K.CANCEL), (12, K.REPLACE), (4, K.STATUS), (3, K.MASS_CANCEL),
-            (5, K.ADMIN), (6, K.MARKET_DATA), (6, K.TIMER), (1, "unknown")])
+            (5, K.ADMIN), (6, K.MARKET_DATA), (6, K.TIMER), (1, "unknown"),
+            (venue_w, K.VENUE_EXEC)])
         cmd = {"kind": int(kind) if kind != "unknown" else s.pick([0, 7, 10, 200, 255]),
                "time_ns": self.time()}
         if s.chance(3):
@@ -398,6 +489,8 @@ class _Gen:
             cmd["strategy_id"] = s.pick([0, 1, 2])
         elif kind == K.ADMIN:
             self.admin(cmd)
+        elif kind == K.VENUE_EXEC:
+            self.venue_exec(cmd)
         elif kind == K.MARKET_DATA:
             sid = self.symbol_id()
             cmd["symbol_id"] = sid
@@ -658,6 +751,7 @@ class _Gen:
                 not auction or s.chance(10)):
             cmd["exec_inst"] = POST_ONLY if s.chance(90) else s.pick([2, 3, 128])
         cmd["strategy_id"] = s.pick([0, 1, 2])
+        cmd["ex_destination"] = self.ex_destination(sid)
         idem = s.weighted([(75, None), (25, "explicit")])
         if idem == "explicit":
             # 2**63 | session collides with the derived key of that session's ClOrdID
@@ -669,8 +763,206 @@ class _Gen:
             cmd["expected_version"] = s.int(1, 3)
             cmd["admin_op"] = s.int(1, 6)
             cmd["flags"] = s.int(1, 3)
+            if s.chance(30):        # issue 9: VENUE_EXEC's fields
+                cmd["venue_id"] = s.int(1, 3)
+                cmd["reason"] = s.pick([950, 954])
+                cmd["venue_seq"] = s.int(1, 5)
         if cmd["cl_ord_id"]:
             self.used_cl.append((cmd["session_id"], cmd["cl_ord_id"]))
+
+    # --- external venues (issue 9) -----------------------------------------------------------
+
+    def ex_destination(self, sid) -> int:
+        """NEW's ex_destination: mostly 0 (the router chooses), sometimes INTERNAL, a
+        configured venue (listed for the symbol or not), or no venue at all.  With no venue
+        configured, rarely anything but 0 (it is ignored then)."""
+        s = self.src
+        venues = sorted(self.model._venues)
+        if not venues:
+            return 0 if s.chance(97) else s.pick([1, 2, 17, 65535])
+        how = s.weighted([(55, "router"), (8, "internal"), (30, "venue"), (4, "undefined"),
+                          (3, "out")])
+        if how == "router":
+            return 0
+        if how == "internal":
+            return 1
+        if how == "venue":
+            listed = [v for v in venues if (sid, v) in self.model._listings]
+            return 1 + s.pick(listed if listed and s.chance(85) else venues)
+        if how == "undefined":
+            free = [v for v in range(1, MAX_VENUES) if v not in self.model._venues]
+            return 1 + s.pick(free)
+        return s.pick([1 + MAX_VENUES, 65535])
+
+    def venue_seq(self, vid) -> int:
+        """A venue message's sequence number: unchecked (0), the next one, a repeat of the
+        last (a duplicate), a stale one, or a gap."""
+        s = self.src
+        v = self.model._venues.get(vid)
+        last = v["last_seq"] if v is not None else 0
+        how = s.weighted([(45, "none"), (40, "next"), (7, "repeat"), (4, "stale"), (4, "gap")])
+        if how == "none":
+            return 0
+        if how == "next":
+            return last + 1
+        if how == "repeat":
+            return last if last else 1
+        if how == "stale":
+            return max(1, last - s.int(1, 3))
+        return last + s.pick([2, 100])
+
+    def venue_reason(self) -> int:
+        return self.src.weighted([(4, 0), (2, R.VENUE_TOO_LATE), (1, R.VENUE_UNKNOWN_ORDER),
+                                  (1, R.VENUE_EXCHANGE_CLOSED), (1, R.VENUE_CANCELLED),
+                                  (1, R.VENUE_ORDER_EXCEEDS_LIMIT), (1, R.VENUE_UNKNOWN_SYMBOL),
+                                  (1, R.VENUE_DUPLICATE_ORDER)])
+
+    def venue_px(self, o) -> int:
+        """A fill price for order o: at or better than its limit, on the symbol's tick; rarely
+        out of range."""
+        s = self.src
+        if s.chance(2):
+            return s.pick([0, -1, MAX_PRICE + 1])
+        sym = self._sym(o["symbol_id"])
+        tick = sym["tick_size"]
+        base = o["price"] or sym["ref_price"] or 10_000
+        better = -1 if o["side"] == 1 else 1
+        return max(tick, base - base % tick + better * tick * s.pick([0, 0, 1, 2]))
+
+    def venue_exec(self, cmd: dict) -> None:
+        """VENUE_EXEC: mostly a plausible answer to an outstanding request of an order the
+        model knows at a venue (the right op for its venue state, its request number, a
+        quantity within its leaves, a price at its limit), sometimes an op that does not fit,
+        another request number, another venue, an unknown ClOrdID, or a session change; the
+        venue sequence number is unchecked, the next, a duplicate, stale or a gap."""
+        s = self.src
+        m = self.model
+        venues = sorted(m._venues)
+        not_up = [v for v in venues if m._venues[v]["state"] != 1]
+        routed = [o for o in (m._orders[i] for i in sorted(m._orders))
+                  if o["venue_id"] and o["venue_last_req"]]
+        outstanding = [o for o in routed if o["venue_state"] in (1, 3, 4)]
+        live = [o for o in routed if o["venue_state"] == 2]
+        filled = [o for o in routed if o["cum_qty"] > 0]
+        # a disconnect of a venue that cancels its orders, while it has some in flight
+        cod = sorted({o["venue_id"] for o in outstanding
+                      if m._venues[o["venue_id"]]["cancel_on_disconnect"]})
+        what = s.weighted([(25 if not_up else 4, "session"), (8 if routed else 0, "any"),
+                           (60 if outstanding else 0, "outstanding"),
+                           (30 if live else 0, "live"), (15 if filled else 0, "filled"),
+                           (3 if cod else 0, "disconnect"), (1, "junk")])
+        cmd["admin_op"] = int(VenueExec.SESSION)
+        if what == "disconnect":
+            cmd["venue_id"] = s.pick(cod)
+            cmd["flags"] = 0
+            cmd["venue_seq"] = s.weighted([(3, 0), (1, 1)])
+            return
+        if what == "session":
+            vid = s.pick(not_up) if not_up and s.chance(80) else s.pick(venues)
+            cmd["venue_id"] = vid
+            up = m._venues[vid]["state"] == 1
+            cmd["flags"] = s.weighted([(2 if up else 8, 1), (3 if up else 1, 0),
+                                       (3 if up else 1, 2), (1, s.pick([3, 255]))])
+            last = m._venues[vid]["last_seq"]
+            cmd["venue_seq"] = s.weighted([(5, 0), (2, 1), (2, last + 1), (1, last)])
+            return
+        if what == "junk":
+            free = [v for v in range(1, MAX_VENUES) if v not in m._venues]
+            cmd["venue_id"] = s.pick([0, MAX_VENUES, 65535, s.pick(free)])
+            cmd["admin_op"] = s.int(1, 11)
+            cmd["cl_ord_id"] = s.int(1, m.next_order_id + 1) << 16 | s.int(0, 2)
+            cmd["qty"] = s.int(1, 10)
+            cmd["price"] = s.int(1, 30_000)
+            return
+        o = s.pick({"any": routed, "outstanding": outstanding, "live": live,
+                    "filled": filled}[what])
+        oid, vs = o["order_id"], o["venue_state"]
+        terminal = o["status"] in (6, 7, 8, 9)
+        has_fills = o["cum_qty"] > 0
+        V = VenueExec
+        if vs == 1:
+            ops = [(35, V.ACK), (10, V.REJECT), (20, V.FILL), (5, V.CANCELED), (4, V.EXPIRED),
+                   (6, V.TIMEOUT), (2, V.BUST), (2, V.REPLACED), (2, V.CANCEL_REJECT)]
+        elif vs == 2:
+            ops = [(45, V.FILL), (6, V.CANCELED), (4, V.EXPIRED), (15 if has_fills else 1, V.BUST),
+                   (15 if has_fills else 1, V.CORRECT), (2, V.ACK), (2, V.REJECT),
+                   (2, V.REPLACED), (2, V.CANCEL_REJECT), (2, V.TIMEOUT)]
+        elif vs == 3:
+            ops = [(35, V.CANCELED), (25, V.CANCEL_REJECT), (15, V.FILL), (5, V.TIMEOUT),
+                   (3, V.EXPIRED), (3 if has_fills else 0, V.BUST),
+                   (3 if has_fills else 0, V.CORRECT), (2, V.ACK)]
+            if not terminal:
+                ops.append((2, V.REPLACED))
+        elif vs == 4:
+            ops = [(35, V.REPLACED), (20, V.CANCEL_REJECT), (15, V.FILL), (5, V.CANCELED),
+                   (5, V.TIMEOUT), (3, V.EXPIRED), (3 if has_fills else 0, V.BUST), (2, V.ACK)]
+            if terminal:        # docs/engine.md does not say what REPLACED does to a FILLED order
+                ops = [x for x in ops if x[1] != V.REPLACED]
+        else:                   # DONE
+            ops = [(25 if has_fills else 2, V.BUST), (20 if has_fills else 2, V.CORRECT),
+                   (15, V.FILL), (6, V.CANCELED), (4, V.ACK), (4, V.TIMEOUT),
+                   (4, V.CANCEL_REJECT), (4, V.EXPIRED), (2, V.REJECT)]
+        op = s.weighted(ops)
+        cmd["admin_op"] = int(op)
+        # the request it answers: ACK / REJECT the order the venue holds, others the last one
+        n = o["venue_live_req"] if op in (V.ACK, V.REJECT) else o["venue_last_req"]
+        how = s.weighted([(90, "right"), (4, "older"), (3, "zero"), (3, "ahead")])
+        if how == "older" and o["venue_last_req"] > 1:
+            n = s.int(1, o["venue_last_req"] - 1)
+        elif how == "zero":
+            n = 0
+        elif how == "ahead":
+            n = o["venue_last_req"] + 1
+        cmd["cl_ord_id"] = oid << 16 | n
+        vid = o["venue_id"]
+        if s.chance(4) and len(venues) > 1:
+            vid = s.pick([v for v in venues if v != vid])       # another venue: UNKNOWN_ORDER
+        cmd["venue_id"] = vid
+        cmd["venue_seq"] = self.venue_seq(vid)
+        cmd["reason"] = self.venue_reason()
+        sym = self._sym(o["symbol_id"])
+        lot = sym["lot_size"]
+        if op == V.FILL:
+            leaves = o["leaves_qty"]
+            how = s.weighted([(45, "part"), (30, "all"), (5, "over"), (3, "bad")])
+            if leaves <= 0:
+                q = lot * s.int(1, 3)
+            elif how == "part":
+                q = s.int(1, max(1, leaves - 1))
+            elif how == "all":
+                q = leaves
+            elif how == "over":
+                q = leaves + lot * s.int(1, 2)
+            else:
+                q = s.pick([0, -1, MAX_QTY + 1])
+            cmd["qty"] = q
+            cmd["price"] = self.venue_px(o)
+        elif op == V.REPLACED:
+            req = self.replace_req.get(oid)
+            if req is not None and s.chance(85):
+                cmd["price"], cmd["qty"] = req
+            else:
+                cmd["price"] = self.venue_px(o)
+                cmd["qty"] = s.pick([o["qty"], o["cum_qty"], o["qty"] + lot, 0,
+                                     max(1, o["cum_qty"] - 1)])
+            if s.chance(3):
+                cmd[s.pick(["price", "qty"])] = s.pick([0, -5])
+        elif op in (V.BUST, V.CORRECT):
+            fills = self.fills.get(oid) or [(max(1, o["cum_qty"]), self.venue_px(o))]
+            q, px = s.pick(fills)
+            if s.chance(8):
+                q = o["cum_qty"] + s.pick([1, lot])                  # more than was filled
+            if s.chance(3):
+                px = s.pick([0, MAX_PRICE + 1])
+            if op == V.BUST:
+                cmd["qty"], cmd["price"] = q, px
+            else:
+                cmd["display_qty"], cmd["stop_price"] = q, px
+                cmd["qty"] = max(1, q + s.pick([0, -1, 1, lot])) if s.chance(95) else 0
+                cmd["price"] = self.venue_px(o) if s.chance(70) else px
+        elif s.chance(10):      # fields the op does not use
+            cmd["qty"] = s.int(1, 10)
+            cmd["price"] = self.venue_px(o)
 
     def replace(self, cmd: dict, order) -> None:
         s = self.src
