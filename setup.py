@@ -7,6 +7,12 @@ from setuptools import Extension, setup
 COMPILE_ARGS = ["-O3", "-march=x86-64-v2", "-Wno-unused-function"]
 
 extensions = [
+    Extension(                       # the router: venue rows, listings, the routing decision
+        "oms._router",
+        ["cext/oms/_router.pyx"],
+        include_dirs=["cext/oms", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
+    ),
     Extension(
         "oms._engine",
         ["cext/oms/_engine.pyx"],

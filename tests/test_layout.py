@@ -27,7 +27,8 @@ DTYPES = {
 
 # Enums whose zero is a meaningful value: "no filter" and "no reject".
 ZERO_ALLOWED = {layout.MassCancelScope, layout.ExecInst, layout.StpMode, layout.Matching,
-                layout.TriggerSource, layout.Held, RejectCode}   # config/state, 0 = the default
+                layout.TriggerSource, layout.Held, layout.VenueState, layout.VenueOrderState,
+                layout.RouteRule, layout.VenueFeature, RejectCode}   # config/state, 0 = the default
 ALL_ENUMS = layout.ENUMS + [RejectCode]
 
 

@@ -2,6 +2,7 @@
 # this file is the interface: what the state holds and which functions drive it.
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 from oms._layout cimport Command, Event, Order, SymbolRef, Account, Position
+from oms._router cimport RouteTable
 
 cdef extern from "ring.h" nogil:
     ctypedef struct oms_ring:
@@ -164,6 +165,8 @@ cdef struct State:
     int64_t alloc_failures  # a growable structure could not grow (the order was cancelled)
     uint64_t next_priority
     int64_t last_timer_ns
+    # external venues: the router's venue rows, listings and rules (cext/oms/_router.pxd)
+    RouteTable router
     # books: [symbol * 2 + 0] bids, [symbol * 2 + 1] asks
     BookSide *books
     Level *level_pool

@@ -13,6 +13,10 @@ from libc.string cimport memset, memmove, memcpy, memcmp
 from oms._layout cimport *
 from oms._hash cimport mix64
 from oms._journal cimport JournalWriter
+from oms._router cimport (RouteTable, VenueRef, Listing, SymbolRoute, ROUTER_MAX_VENUES,
+                          VENUE_INTERNAL,
+                          router_init, router_free, route_order, venue_type,
+                          router_snapshot_size, router_snapshot_write, router_snapshot_read)
 
 
 # ============================================================================================
@@ -50,6 +54,15 @@ cdef inline bint is_terminal(uint8_t status) noexcept nogil:
 cdef inline bint is_live(uint8_t status) noexcept nogil:
     return status == ORD_STATUS_ACCEPTED or status == ORD_STATUS_PARTIALLY_FILLED
 
+cdef enum:
+    VENUE_CANCEL_DEFERRED = 1   # Order.venue_flags: cancel as soon as the venue lets us
+
+cdef inline bint is_cancellable(uint8_t status) noexcept nogil:
+    """What the OMS's own cancels select: live orders, and orders at a venue that has not
+    answered yet (ROUTED) or has a replace in flight (their cancel is deferred)."""
+    return (is_live(status) or status == ORD_STATUS_ROUTED
+            or status == ORD_STATUS_PENDING_REPLACE)
+
 
 # ============================================================================================
 # -- STATE MACHINE --
@@ -62,16 +75,20 @@ cdef bint transition_allowed(uint8_t old, uint8_t new) noexcept nogil:
         return new == ORD_STATUS_ROUTED or new == ORD_STATUS_REJECTED
     if old == ORD_STATUS_ROUTED:
         return new == ORD_STATUS_ACCEPTED or new == ORD_STATUS_REJECTED
+    if old == ORD_STATUS_PARTIALLY_FILLED and new == ORD_STATUS_ACCEPTED:
+        return True             # a venue busted its only fills
     if old == ORD_STATUS_ACCEPTED or old == ORD_STATUS_PARTIALLY_FILLED:
         return (new == ORD_STATUS_PARTIALLY_FILLED or new == ORD_STATUS_FILLED
                 or new == ORD_STATUS_PENDING_CANCEL or new == ORD_STATUS_PENDING_REPLACE
                 or new == ORD_STATUS_CANCELLED or new == ORD_STATUS_EXPIRED)
     if old == ORD_STATUS_PENDING_CANCEL:
         return (new == ORD_STATUS_CANCELLED or new == ORD_STATUS_ACCEPTED
-                or new == ORD_STATUS_PARTIALLY_FILLED or new == ORD_STATUS_FILLED)
+                or new == ORD_STATUS_PARTIALLY_FILLED or new == ORD_STATUS_FILLED
+                or new == ORD_STATUS_EXPIRED)
     if old == ORD_STATUS_PENDING_REPLACE:
         return (new == ORD_STATUS_ACCEPTED or new == ORD_STATUS_PARTIALLY_FILLED
-                or new == ORD_STATUS_FILLED or new == ORD_STATUS_CANCELLED)
+                or new == ORD_STATUS_FILLED or new == ORD_STATUS_CANCELLED
+                or new == ORD_STATUS_EXPIRED)
     return False
 
 cdef inline void set_status(State *st, Order *o, uint8_t new) noexcept nogil:
@@ -358,6 +375,7 @@ cdef void fill_from_order(Event *ev, Order *o) noexcept nogil:
     ev.strategy_id = o.strategy_id
     ev.stop_price = o.stop_price
     ev.trigger_px = o.trigger_px
+    ev.venue_id = o.venue_id
 
 cdef void fill_from_command(Event *ev, Command *c) noexcept nogil:
     ev.order_id = c.order_id
@@ -373,6 +391,7 @@ cdef void fill_from_command(Event *ev, Command *c) noexcept nogil:
     ev.qty = c.qty
     ev.strategy_id = c.strategy_id
     ev.stop_price = c.stop_price
+    ev.venue_id = c.venue_id
 
 cdef void emit_exec(State *st, Command *c, Order *o, uint8_t exec_type,
                     uint16_t code) noexcept nogil:
@@ -1134,10 +1153,16 @@ cdef void fill_order(State *st, Order *o, int64_t q, int64_t px, int64_t now) no
     usage_add(st, o, -1)
     o.cum_qty += q
     o.leaves_qty -= q
+    if o.leaves_qty < 0:
+        o.leaves_qty = 0        # a venue overfilled (VENUE_EXEC FILL): book what it says
     o.cum_notional += q * px
     o.version += 1
     o.updated_ns = now
-    set_status(st, o, ORD_STATUS_FILLED if o.leaves_qty == 0 else ORD_STATUS_PARTIALLY_FILLED)
+    if o.leaves_qty == 0:
+        set_status(st, o, ORD_STATUS_FILLED)
+    elif o.status != ORD_STATUS_PENDING_CANCEL and o.status != ORD_STATUS_PENDING_REPLACE:
+        # (a fill while a venue has a cancel or replace of the order keeps it pending)
+        set_status(st, o, ORD_STATUS_PARTIALLY_FILLED)
     if o.leaves_qty == 0:
         o.reserved_notional = 0
     else:
@@ -1381,6 +1406,9 @@ cdef void work_order(State *st, Command *c, int32_t slot, bint entry) noexcept n
     cdef int64_t limit = o.price
     cdef int64_t band, need
     cdef bint traded = False
+    if o.venue_id != VENUE_INTERNAL:
+        send_new(st, c, slot)
+        return
     if market_like and s.market_protection_bps > 0:
         band = s.ref_price * s.market_protection_bps // 10000
         has_limit = True
@@ -1424,7 +1452,7 @@ cdef void start_order(State *st, Command *c, int32_t slot, bint armed) noexcept 
     its trigger (`armed`: its trigger_px is already set), any other order is worked as on
     entry."""
     cdef Order *o = &st.orders[slot]
-    if is_auction(o.tif):
+    if is_auction(o.tif) and o.venue_id == VENUE_INTERNAL:
         auction_add(st, slot)
         return
     if not is_stop_family(o.ord_type):
@@ -1462,7 +1490,7 @@ cdef void carry_out(State *st, Command *c, uint64_t order_id, uint16_t code) noe
     cdef int32_t slot = oid_get(st, order_id), peer
     cdef Order *o
     cdef Order *p
-    if slot < 0 or not is_live(st.orders[slot].status):
+    if slot < 0 or not is_cancellable(st.orders[slot].status):
         return
     o = &st.orders[slot]
     if code:
@@ -1530,8 +1558,9 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     cdef Event *ev
     cdef SymbolRef *s
     cdef int64_t px
-    cdef bint waits = False
+    cdef bint waits = False, goes_out
     cdef int32_t link_slot
+    cdef uint16_t venue = VENUE_INTERNAL
     idem_expire(st, c.time_ns)
     # -- syntax --
     code = syntax_check(st, c)
@@ -1579,6 +1608,11 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     px = c.price if is_priced(c.ord_type) else s.ref_price
     if code == 0:
         code = risk_check(st, c.account_id, c.symbol_id, c.side, c.qty, c.qty, px, NULL)
+    # -- route: INTERNAL or an external venue (cext/oms/_router.pyx) --
+    if code == 0:
+        code = route_order(&st.router, c.symbol_id, c.ex_destination, c.ord_type, c.tif,
+                           c.exec_inst, c.price, c.stop_price, c.qty, c.display_qty,
+                           c.min_qty, &venue)
     # -- capacity --
     if code == 0 and not slot_available(st):
         code = REJECT_CODE_ORDER_STORE_FULL
@@ -1590,7 +1624,9 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
     if code:
         reject_new(st, c, code)
         return
-    # -- accept: PENDING -> VALIDATED -> ROUTED -> ACCEPTED --
+    # -- accept: PENDING -> VALIDATED -> ROUTED -> ACCEPTED (an order sent to a venue at
+    # once stays ROUTED until the venue acknowledges it) --
+    goes_out = venue != VENUE_INTERNAL and not waits and not is_stop_family(c.ord_type)
     slot = alloc_slot(st)
     o = &st.orders[slot]
     memset(o, 0, sizeof(Order))
@@ -1632,10 +1668,12 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
             o.expire_time_ns = INT64_MAX_VALUE
         else:
             o.expire_time_ns = c.time_ns + until_close
+    o.venue_id = venue
     o.status = ORD_STATUS_PENDING
     set_status(st, o, ORD_STATUS_VALIDATED)
     set_status(st, o, ORD_STATUS_ROUTED)
-    set_status(st, o, ORD_STATUS_ACCEPTED)
+    if not goes_out:
+        set_status(st, o, ORD_STATUS_ACCEPTED)
     oid_put(st, slot)
     clord_put(st, slot)
     idem_store(st, pos, hi, lo, c.time_ns, o.order_id)
@@ -1656,7 +1694,7 @@ cdef void on_new(State *st, Command *c) noexcept nogil:
             st.orders[link_slot].child_order_id = o.order_id
     if not waits and is_stop_family(o.ord_type):
         arm_trigger(st, o)      # before the NEW report, which shows it (reference checked)
-    emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
+    emit_exec(st, c, o, EXEC_TYPE_PENDING_NEW if goes_out else EXEC_TYPE_NEW, 0)
     if not waits:
         start_order(st, c, slot, True)
 
@@ -1733,8 +1771,13 @@ cdef uint16_t lifecycle_check(Order *o, uint32_t expected_version) noexcept nogi
 
 cdef void cancel_order(State *st, Command *c, int32_t slot, uint16_t code,
                        bint use_cmd_cl_ord_id) noexcept nogil:
+    """Cancel an order now: out of the book, the held set or waiting.  An order at an
+    external venue can only be asked for (the OMS's own cancels: venue_cancel)."""
     cdef Order *o = &st.orders[slot]
     cdef Event *ev
+    if o.venue_state != VENUE_ORDER_STATE_NOT_SENT:
+        venue_cancel(st, c, slot, code)
+        return
     set_status(st, o, ORD_STATUS_PENDING_CANCEL)
     unlink_order(st, slot)
     end_order(st, c, slot, ORD_STATUS_CANCELLED)
@@ -1754,10 +1797,15 @@ cdef void on_cancel(State *st, Command *c) noexcept nogil:
         cancel_reject(st, c, NULL, CXL_REJ_RESPONSE_TO_CANCEL, REJECT_CODE_UNKNOWN_ORDER)
         return
     code = lifecycle_check(&st.orders[slot], c.expected_version)
+    if code == 0 and not venue_can_modify(&st.orders[slot]):
+        code = REJECT_CODE_ORDER_PENDING
     if code:
         cancel_reject(st, c, &st.orders[slot], CXL_REJ_RESPONSE_TO_CANCEL, code)
         return
-    cancel_order(st, c, slot, 0, True)
+    if st.orders[slot].venue_state == VENUE_ORDER_STATE_LIVE:
+        send_cancel(st, c, slot, c.cl_ord_id, 0)
+    else:
+        cancel_order(st, c, slot, 0, True)
 
 cdef void on_replace(State *st, Command *c) noexcept nogil:
     cdef int32_t slot = find_target(st, c)
@@ -1780,6 +1828,8 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
         code = REJECT_CODE_MISSING_CL_ORD_ID
     if code == 0:
         code = lifecycle_check(o, c.expected_version)
+    if code == 0 and not venue_can_modify(o):
+        code = REJECT_CODE_ORDER_PENDING
     if code == 0 and (c.qty < 1 or c.qty > OMS_MAX_QTY):
         code = REJECT_CODE_INVALID_QTY
     if code == 0:
@@ -1808,6 +1858,9 @@ cdef void on_replace(State *st, Command *c) noexcept nogil:
                           px, o)
     if code:
         cancel_reject(st, c, o, CXL_REJ_RESPONSE_TO_REPLACE, code)
+        return
+    if o.venue_state == VENUE_ORDER_STATE_LIVE:
+        send_replace(st, c, slot)
         return
     # -- apply: the order keeps its id --
     back_to = o.status
@@ -1873,7 +1926,8 @@ cdef uint64_t cancel_matching(State *st, Command *c, uint16_t scope, uint16_t co
         return 0
     for i in range(st.high_water):
         o = &st.orders[i]
-        if not is_live(o.status):
+        # live, or at a venue without a cancel in flight (it is asked for, or deferred)
+        if not is_cancellable(o.status):
             continue
         if (scope & MASS_CANCEL_SCOPE_SESSION) and o.session_id != c.session_id:
             continue
@@ -2133,7 +2187,8 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
     while st.expiry_count > 0 and st.expiry[0].expire_ns <= now:
         due = expiry_pop(st)
         slot = oid_get(st, due.order_id)
-        if slot >= 0 and is_live(st.orders[slot].status):
+        if (slot >= 0 and is_live(st.orders[slot].status)
+                and st.orders[slot].venue_state == VENUE_ORDER_STATE_NOT_SENT):
             st.scratch[3 * n] = <uint64_t>due.expire_ns
             st.scratch[3 * n + 1] = due.order_id
             st.scratch[3 * n + 2] = <uint64_t>slot
@@ -2144,6 +2199,8 @@ cdef void on_timer(State *st, Command *c) noexcept nogil:
             o = &st.orders[i]
             if o.tif != TIME_IN_FORCE_DAY or not is_live(o.status) or o.expire_time_ns <= 0:
                 continue                # (0 or less: never expires, see TIMER)
+            if o.venue_state != VENUE_ORDER_STATE_NOT_SENT:
+                continue                # the venue expires it and says so
             if o.expire_time_ns <= now:
                 st.scratch[3 * n] = <uint64_t>o.expire_time_ns
                 st.scratch[3 * n + 1] = o.order_id
@@ -2247,6 +2304,394 @@ cdef void on_admin(State *st, Command *c) noexcept nogil:
 
 
 # ============================================================================================
+# -- EXTERNAL VENUES (docs/engine.md, External venues and routing) --
+# An order routed to a venue is never in the OMS's book: the engine sends requests as
+# VENUE_REQUEST events and applies what the venue said when it arrives as a VENUE_EXEC
+# command (journaled like every command, so replay sees the same answers at the same point).
+# ============================================================================================
+
+cdef inline uint64_t venue_cl_ord_id(Order *o, uint16_t n) noexcept nogil:
+    # every request gets a new id, so a venue never sees one reused, and the order is found
+    # from the id alone
+    return (o.order_id << 16) | n
+
+cdef inline bint venue_can_modify(Order *o) noexcept nogil:
+    """A client may cancel or replace: in the OMS, or live at its venue with nothing in
+    flight."""
+    return (o.venue_state == VENUE_ORDER_STATE_NOT_SENT
+            or o.venue_state == VENUE_ORDER_STATE_LIVE)
+
+cdef Event *venue_request(State *st, Command *c, Order *o, uint8_t request,
+                          uint64_t orig) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_VENUE_REQUEST)
+    fill_from_order(ev, o)
+    ev.exec_type = request
+    ev.venue_cl_ord_id = venue_cl_ord_id(o, o.venue_last_req)
+    ev.venue_orig_cl_ord_id = orig
+    return ev
+
+cdef void send_new(State *st, Command *c, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef Event *ev
+    o.venue_last_req += 1
+    o.venue_live_req = o.venue_last_req
+    o.venue_state = VENUE_ORDER_STATE_NEW_SENT
+    ev = venue_request(st, c, o, VENUE_REQUEST_NEW_ORDER, 0)
+    ev.ord_type = venue_type(o.ord_type)
+    if ev.ord_type != ORD_TYPE_LIMIT:
+        ev.price = 0
+    ev.qty = o.leaves_qty
+    commit(st)
+
+cdef void send_cancel(State *st, Command *c, int32_t slot, uint64_t cl,
+                      uint16_t code) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    cdef Event *ev
+    o.venue_last_req += 1
+    o.venue_state = VENUE_ORDER_STATE_CANCEL_SENT
+    o.pending_cl_ord_id = cl
+    o.pending_code = code
+    o.venue_flags &= ~VENUE_CANCEL_DEFERRED
+    set_status(st, o, ORD_STATUS_PENDING_CANCEL)
+    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    ev.exec_type = EXEC_TYPE_PENDING_CANCEL
+    ev.reject_code = code
+    if cl != 0:
+        ev.cl_ord_id = cl
+        ev.orig_cl_ord_id = o.cl_ord_id
+    commit(st)
+    venue_request(st, c, o, VENUE_REQUEST_CANCEL, venue_cl_ord_id(o, o.venue_live_req))
+    commit(st)
+
+cdef void send_replace(State *st, Command *c, int32_t slot) noexcept nogil:
+    """A client's replace of an order live at its venue: checked already; nothing changes
+    but the pending state until the venue answers."""
+    cdef Order *o = &st.orders[slot]
+    cdef Event *ev
+    o.venue_last_req += 1
+    o.venue_state = VENUE_ORDER_STATE_REPLACE_SENT
+    o.pending_cl_ord_id = c.cl_ord_id
+    set_status(st, o, ORD_STATUS_PENDING_REPLACE)
+    ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    ev.exec_type = EXEC_TYPE_PENDING_REPLACE
+    ev.cl_ord_id = c.cl_ord_id
+    ev.orig_cl_ord_id = o.cl_ord_id
+    ev.price = c.price
+    ev.qty = c.qty
+    commit(st)
+    ev = venue_request(st, c, o, VENUE_REQUEST_REPLACE, venue_cl_ord_id(o, o.venue_live_req))
+    ev.price = c.price
+    ev.qty = c.qty
+    commit(st)
+
+cdef void venue_cancel(State *st, Command *c, int32_t slot, uint16_t code) noexcept nogil:
+    """The OMS's own cancel of an order at a venue: asked for now, or as soon as the venue
+    has answered the request in flight."""
+    cdef Order *o = &st.orders[slot]
+    if o.venue_state == VENUE_ORDER_STATE_LIVE:
+        send_cancel(st, c, slot, 0, code)
+    elif (o.venue_state == VENUE_ORDER_STATE_NEW_SENT
+            or o.venue_state == VENUE_ORDER_STATE_REPLACE_SENT):
+        o.venue_flags |= VENUE_CANCEL_DEFERRED
+        o.pending_code = code
+
+cdef inline uint8_t status_by_fills(Order *o) noexcept nogil:
+    return ORD_STATUS_ACCEPTED if o.cum_qty == 0 else ORD_STATUS_PARTIALLY_FILLED
+
+cdef void venue_end(State *st, Command *c, int32_t slot, uint8_t status, uint8_t exec_type,
+                    uint16_t code) noexcept nogil:
+    """The venue ended the order (reject, cancel, expiry, disconnect)."""
+    end_order(st, c, slot, status)
+    st.orders[slot].venue_state = VENUE_ORDER_STATE_DONE
+    emit_exec(st, c, &st.orders[slot], exec_type, code)
+
+cdef void venue_ack(State *st, Command *c, int32_t slot) noexcept nogil:
+    cdef Order *o = &st.orders[slot]
+    o.venue_state = VENUE_ORDER_STATE_LIVE
+    if o.status == ORD_STATUS_ROUTED:
+        set_status(st, o, ORD_STATUS_ACCEPTED)
+        emit_exec(st, c, o, EXEC_TYPE_NEW, 0)
+    if o.venue_flags & VENUE_CANCEL_DEFERRED:
+        send_cancel(st, c, slot, 0, o.pending_code)
+
+cdef inline bint venue_request_in_flight(Order *o) noexcept nogil:
+    return (o.venue_state == VENUE_ORDER_STATE_CANCEL_SENT
+            or o.venue_state == VENUE_ORDER_STATE_REPLACE_SENT)
+
+cdef void book_venue_fill(State *st, Order *o, int64_t q, int64_t px,
+                          int64_t now) noexcept nogil:
+    """A venue's fill of q at px: a live order as a match's fill, a terminal one only in
+    its quantities and its position (the venue is the authority on what traded)."""
+    if is_terminal(o.status):
+        o.cum_qty += q
+        o.cum_notional += q * px
+        o.version += 1
+        o.updated_ns = now
+        position_fill(st, o, q, px)
+    else:
+        fill_order(st, o, q, px, now)
+        if o.leaves_qty == 0 and not venue_request_in_flight(o):
+            o.venue_state = VENUE_ORDER_STATE_DONE
+    st.symbols[o.symbol_id].ref_price = px
+    mark_dirty(st, o.symbol_id)
+
+cdef void bust_venue_fill(State *st, Order *o, int64_t q, int64_t px,
+                          int64_t now) noexcept nogil:
+    """A venue cancelled a trade of q at px: the quantities go back and the position books
+    the opposite trade."""
+    cdef bint live = not is_terminal(o.status)
+    if live:
+        usage_add(st, o, -1)
+        o.leaves_qty += q
+    o.cum_qty -= q
+    o.cum_notional -= q * px
+    o.version += 1
+    o.updated_ns = now
+    o.side = SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY
+    position_fill(st, o, q, px)
+    o.side = SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY
+    if live:
+        reserve(st, o)
+        if o.cum_qty == 0 and o.status == ORD_STATUS_PARTIALLY_FILLED:
+            set_status(st, o, ORD_STATUS_ACCEPTED)
+
+cdef uint16_t trade_check(int64_t q, int64_t px) noexcept nogil:
+    if q < 1 or q > OMS_MAX_QTY:
+        return REJECT_CODE_INVALID_QTY
+    if px < 1 or px > OMS_MAX_PRICE:
+        return REJECT_CODE_INVALID_PRICE
+    return 0
+
+cdef void emit_venue_trade(State *st, Command *c, Order *o, uint8_t exec_type, int64_t q,
+                           int64_t px, uint16_t code) noexcept nogil:
+    cdef Event *ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+    fill_from_order(ev, o)
+    ev.exec_type = exec_type
+    ev.last_px = px
+    ev.last_qty = q
+    ev.trade_id = st.next_trade_id
+    ev.reject_code = code
+    commit(st)
+    st.next_trade_id += 1
+
+cdef void venue_session(State *st, Command *c, VenueRef *vr) noexcept nogil:
+    """The venue's session changed state; a venue that cancels on disconnect has ended
+    every order it held."""
+    cdef int64_t i
+    cdef uint64_t n = 0
+    cdef Order *o
+    if c.flags > VENUE_STATE_DEGRADED:
+        admin_report(st, c, <uint8_t>(c.admin_op & 0xFF), REJECT_CODE_INVALID_ADMIN, 0)
+        return
+    vr.state = <uint8_t>c.flags
+    vr.last_seq = c.venue_seq
+    if vr.state == VENUE_STATE_DOWN and vr.cancel_on_disconnect:
+        # the store in slot order is not order-id order once slots are recycled: sort
+        if ensure_scratch(st):
+            for i in range(st.high_water):
+                o = &st.orders[i]
+                if (o.venue_id == c.venue_id and not is_terminal(o.status)
+                        and o.venue_state >= VENUE_ORDER_STATE_NEW_SENT
+                        and o.venue_state <= VENUE_ORDER_STATE_REPLACE_SENT):
+                    st.scratch[2 * n] = o.order_id
+                    st.scratch[2 * n + 1] = <uint64_t>i
+                    n += 1
+            qsort(st.scratch, n, 2 * sizeof(uint64_t), cmp_u64_pair)
+            for i in range(<int64_t>n):
+                o = &st.orders[st.scratch[2 * i + 1]]
+                if o.status == ORD_STATUS_ROUTED:
+                    venue_end(st, c, <int32_t>st.scratch[2 * i + 1], ORD_STATUS_REJECTED,
+                              EXEC_TYPE_REJECTED, REJECT_CODE_VENUE_DISCONNECTED)
+                else:
+                    venue_end(st, c, <int32_t>st.scratch[2 * i + 1], ORD_STATUS_CANCELLED,
+                              EXEC_TYPE_CANCELED, REJECT_CODE_VENUE_DISCONNECTED)
+    admin_report(st, c, <uint8_t>(c.admin_op & 0xFF), 0, n)
+
+cdef void on_venue_exec(State *st, Command *c) noexcept nogil:
+    cdef uint8_t op = <uint8_t>(c.admin_op & 0xFF)
+    cdef VenueRef *vr
+    cdef int32_t slot
+    cdef Order *o
+    cdef Event *ev
+    cdef uint16_t n, code
+    cdef uint64_t oid
+    cdef int64_t q, px
+    cdef bint live
+    if c.venue_id == VENUE_INTERNAL or c.venue_id >= ROUTER_MAX_VENUES \
+            or not st.router.venues[c.venue_id].defined:
+        admin_report(st, c, op, REJECT_CODE_UNKNOWN_DESTINATION, 0)
+        return
+    vr = &st.router.venues[c.venue_id]
+    if c.admin_op == VENUE_EXEC_SESSION:
+        venue_session(st, c, vr)
+        return
+    if c.venue_seq != 0:
+        if c.venue_seq <= vr.last_seq:
+            admin_report(st, c, op, REJECT_CODE_VENUE_DUPLICATE_MESSAGE, 0)
+            return
+        vr.last_seq = c.venue_seq
+    oid = c.cl_ord_id >> 16
+    n = <uint16_t>(c.cl_ord_id & 0xFFFF)
+    slot = oid_get(st, oid)
+    if slot < 0 or st.orders[slot].venue_id != c.venue_id or n == 0 \
+            or n > st.orders[slot].venue_last_req:
+        admin_report(st, c, op, REJECT_CODE_UNKNOWN_ORDER, 0)
+        return
+    o = &st.orders[slot]
+    if (c.admin_op != VENUE_EXEC_ACK and c.admin_op != VENUE_EXEC_REJECT
+            and c.admin_op != VENUE_EXEC_TIMEOUT
+            and o.venue_state == VENUE_ORDER_STATE_NEW_SENT and n == o.venue_live_req):
+        venue_ack(st, c, slot)           # whatever the venue says next, it has the order
+    if c.admin_op == VENUE_EXEC_ACK:
+        if o.venue_state != VENUE_ORDER_STATE_NEW_SENT or n != o.venue_live_req:
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        venue_ack(st, c, slot)
+    elif c.admin_op == VENUE_EXEC_REJECT:
+        if o.venue_state != VENUE_ORDER_STATE_NEW_SENT or n != o.venue_live_req:
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        code = c.reason if c.reason else REJECT_CODE_VENUE_REJECTED
+        if o.status == ORD_STATUS_ROUTED:
+            venue_end(st, c, slot, ORD_STATUS_REJECTED, EXEC_TYPE_REJECTED, code)
+        else:
+            venue_end(st, c, slot, ORD_STATUS_CANCELLED, EXEC_TYPE_CANCELED, code)
+    elif c.admin_op == VENUE_EXEC_FILL:
+        code = trade_check(c.qty, c.price)
+        if code:
+            admin_report(st, c, op, code, 0)
+            return
+        if is_terminal(o.status):
+            code = REJECT_CODE_VENUE_LATE_FILL
+        elif c.qty > o.leaves_qty:
+            code = REJECT_CODE_VENUE_OVERFILL
+        book_venue_fill(st, o, c.qty, c.price, c.time_ns)
+        emit_venue_trade(st, c, o, EXEC_TYPE_TRADE, c.qty, c.price, code)
+        if o.status == ORD_STATUS_FILLED and code != REJECT_CODE_VENUE_LATE_FILL:
+            close_order(st, slot)
+    elif c.admin_op == VENUE_EXEC_CANCELED or c.admin_op == VENUE_EXEC_EXPIRED:
+        if is_terminal(o.status):
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        if c.admin_op == VENUE_EXEC_EXPIRED:
+            venue_end(st, c, slot, ORD_STATUS_EXPIRED, EXEC_TYPE_EXPIRED, c.reason)
+        elif o.venue_state == VENUE_ORDER_STATE_CANCEL_SENT and n == o.venue_last_req:
+            end_order(st, c, slot, ORD_STATUS_CANCELLED)
+            o.venue_state = VENUE_ORDER_STATE_DONE
+            ev = emit(st, c, EVENT_TYPE_EXEC_REPORT)
+            fill_from_order(ev, o)
+            ev.exec_type = EXEC_TYPE_CANCELED
+            ev.reject_code = o.pending_code
+            if o.pending_cl_ord_id != 0:
+                ev.cl_ord_id = o.pending_cl_ord_id
+                ev.orig_cl_ord_id = o.cl_ord_id
+            commit(st)
+        else:
+            venue_end(st, c, slot, ORD_STATUS_CANCELLED, EXEC_TYPE_CANCELED, c.reason)
+    elif c.admin_op == VENUE_EXEC_REPLACED:
+        if o.venue_state != VENUE_ORDER_STATE_REPLACE_SENT or n != o.venue_last_req:
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        code = trade_check(c.qty, c.price)
+        if code:
+            admin_report(st, c, op, code, 0)
+            return
+        venue_replaced(st, c, slot, n)
+    elif c.admin_op == VENUE_EXEC_CANCEL_REJECT:
+        if not venue_request_in_flight(o) or n != o.venue_last_req:
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        venue_cancel_rejected(st, c, slot)
+    elif c.admin_op == VENUE_EXEC_BUST or c.admin_op == VENUE_EXEC_CORRECT:
+        if c.admin_op == VENUE_EXEC_BUST:
+            q = c.qty
+            px = c.price
+        else:
+            q = c.display_qty
+            px = c.stop_price
+        code = trade_check(q, px)
+        if code == 0 and q > o.cum_qty:
+            code = REJECT_CODE_INVALID_QTY
+        if code == 0 and c.admin_op == VENUE_EXEC_CORRECT:
+            code = trade_check(c.qty, c.price)
+        if code:
+            admin_report(st, c, op, code, 0)
+            return
+        live = not is_terminal(o.status)
+        bust_venue_fill(st, o, q, px, c.time_ns)
+        if c.admin_op == VENUE_EXEC_BUST:
+            emit_venue_trade(st, c, o, EXEC_TYPE_TRADE_CANCEL, q, px, 0)
+        else:
+            book_venue_fill(st, o, c.qty, c.price, c.time_ns)
+            emit_venue_trade(st, c, o, EXEC_TYPE_TRADE_CORRECT, c.qty, c.price, 0)
+            if live and o.status == ORD_STATUS_FILLED:
+                close_order(st, slot)
+    elif c.admin_op == VENUE_EXEC_TIMEOUT:
+        if (o.venue_state < VENUE_ORDER_STATE_NEW_SENT
+                or o.venue_state > VENUE_ORDER_STATE_REPLACE_SENT or n != o.venue_last_req):
+            admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
+            return
+        emit_exec(st, c, o, EXEC_TYPE_ORDER_STATUS, REJECT_CODE_VENUE_NO_RESPONSE)
+    else:
+        admin_report(st, c, op, REJECT_CODE_INVALID_ADMIN, 0)
+
+cdef void venue_replaced(State *st, Command *c, int32_t slot, uint16_t n) noexcept nogil:
+    """The venue confirmed our replace: the order is as the venue says."""
+    cdef Order *o = &st.orders[slot]
+    usage_add(st, o, -1)
+    clord_del_slot(st, slot)
+    o.orig_cl_ord_id = o.cl_ord_id
+    o.cl_ord_id = o.pending_cl_ord_id
+    clord_put(st, slot)
+    o.pending_cl_ord_id = 0
+    o.price = c.price
+    o.qty = c.qty
+    o.leaves_qty = c.qty - o.cum_qty if c.qty > o.cum_qty else 0
+    if is_priced(o.ord_type):
+        o.risk_px = c.price
+    o.version += 1
+    o.updated_ns = c.time_ns
+    o.venue_live_req = n
+    if o.leaves_qty == 0:
+        o.reserved_notional = 0
+        set_status(st, o, ORD_STATUS_FILLED)
+        o.venue_state = VENUE_ORDER_STATE_DONE
+    else:
+        reserve(st, o)
+        set_status(st, o, status_by_fills(o))
+        o.venue_state = VENUE_ORDER_STATE_LIVE
+    emit_exec(st, c, o, EXEC_TYPE_REPLACED, 0)
+    if o.leaves_qty == 0:
+        close_order(st, slot)
+    elif o.venue_flags & VENUE_CANCEL_DEFERRED:
+        send_cancel(st, c, slot, 0, o.pending_code)
+
+cdef void venue_cancel_rejected(State *st, Command *c, int32_t slot) noexcept nogil:
+    """The venue refused our cancel or replace: the order goes back as it was."""
+    cdef Order *o = &st.orders[slot]
+    cdef bint was_replace = o.venue_state == VENUE_ORDER_STATE_REPLACE_SENT
+    cdef Event *ev
+    if not is_terminal(o.status):
+        set_status(st, o, status_by_fills(o))
+        o.venue_state = VENUE_ORDER_STATE_LIVE
+    else:
+        o.venue_state = VENUE_ORDER_STATE_DONE
+    ev = emit(st, c, EVENT_TYPE_CANCEL_REJECT)
+    fill_from_order(ev, o)
+    ev.cl_ord_id = o.pending_cl_ord_id if o.pending_cl_ord_id != 0 else o.cl_ord_id
+    ev.orig_cl_ord_id = o.cl_ord_id
+    ev.response_to = CXL_REJ_RESPONSE_TO_REPLACE if was_replace else CXL_REJ_RESPONSE_TO_CANCEL
+    ev.reject_code = c.reason if c.reason else REJECT_CODE_VENUE_REJECTED
+    commit(st)
+    o.pending_cl_ord_id = 0
+    if (was_replace and o.venue_flags & VENUE_CANCEL_DEFERRED
+            and o.venue_state == VENUE_ORDER_STATE_LIVE):
+        send_cancel(st, c, slot, 0, o.pending_code)
+
+
+# ============================================================================================
 # -- THE STEP FUNCTION --
 # ============================================================================================
 
@@ -2272,6 +2717,8 @@ cdef void engine_apply(State *st, Command *c) noexcept nogil:
         on_timer(st, c)
     elif c.kind == COMMAND_TYPE_ADMIN:
         on_admin(st, c)
+    elif c.kind == COMMAND_TYPE_VENUE_EXEC:
+        on_venue_exec(st, c)
     else:
         admin_report(st, c, 0, REJECT_CODE_UNKNOWN_COMMAND, 0)
     if st.queue_count or st.dirty_count:
@@ -2357,7 +2804,8 @@ cdef int state_init(State *st, int64_t max_orders, int64_t max_symbols, int64_t 
     if (st.symbols == NULL or st.accounts == NULL or st.positions == NULL or st.orders == NULL
             or st.oid_table == NULL or st.clord_table == NULL or st.idem_table == NULL
             or st.idem_fifo == NULL or st.books == NULL or st.level_pool == NULL
-            or st.triggers == NULL or st.dirty_list == NULL or st.expiry == NULL):
+            or st.triggers == NULL or st.dirty_list == NULL or st.expiry == NULL
+            or router_init(&st.router, max_symbols) != 0):
         state_free(st)
         return -1
     for i in range(max_symbols * 2):
@@ -2416,7 +2864,7 @@ cdef struct SnapshotHeader:
     int64_t last_timer_ns
 
 cdef enum:
-    SNAPSHOT_VERSION = 3       # 3: trigger heaps and the expiry heap (issue 3)
+    SNAPSHOT_VERSION = 4       # 3: trigger heaps and the expiry heap (issue 3); 4: the router
 
 cdef inline bint position_used(Position *p) noexcept nogil:
     return (p.net_qty != 0 or p.avg_px != 0 or p.realized_pnl != 0 or p.open_buy_qty != 0
@@ -2440,7 +2888,7 @@ cdef int64_t snapshot_size(State *st) noexcept nogil:
             + <int64_t>(st.idem_next - st.idem_first) * sizeof(IdemFifoEntry)
             + st.max_symbols * 2 * 4 + n_lv * sizeof(Level)
             + st.max_symbols * (32 + N_GROUPS * 4) + n_held * sizeof(HeapEntry)
-            + 16 + st.expiry_count * sizeof(ExpiryEntry))
+            + 16 + st.expiry_count * sizeof(ExpiryEntry) + router_snapshot_size(&st.router))
 
 cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     """Serialise the state into `out` (snapshot_size bytes); returns the bytes written."""
@@ -2514,6 +2962,7 @@ cdef int64_t snapshot_write(State *st, char *out) noexcept nogil:
     p += 16
     memcpy(p, st.expiry, st.expiry_count * sizeof(ExpiryEntry))
     p += st.expiry_count * sizeof(ExpiryEntry)
+    p = router_snapshot_write(&st.router, p)
     return p - out
 
 cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil:
@@ -2632,6 +3081,9 @@ cdef int snapshot_read(State *st, const char *data, int64_t size) noexcept nogil
     st.day_expiry_min = -INT64_MAX_VALUE - 1    # not saved: the next TIMER rescans
     memcpy(&st.expiry_live, p + 8, 8)
     memcpy(st.expiry, p + 16, n * sizeof(ExpiryEntry))
+    p += 16 + n * sizeof(ExpiryEntry)
+    if router_snapshot_read(&st.router, p, end) == NULL:
+        return -1
     return 0
 
 
@@ -2658,6 +3110,7 @@ cdef void state_free(State *st) noexcept nogil:
     free(st.queue)
     free(st.scratch)
     free(st.sink.buf)
+    router_free(&st.router)
     memset(st, 0, sizeof(State))
 
 
@@ -2716,6 +3169,45 @@ cdef uint8_t *writable_records_ptr(object arr, object dtype) except NULL:
     return &view[0]
 
 
+_FEATURE_BITS = {"iceberg": VENUE_FEATURE_ICEBERG, "post_only": VENUE_FEATURE_POST_ONLY,
+                 "min_qty": VENUE_FEATURE_MIN_QTY}
+
+cdef void configure_router(RouteTable *rt, config) except *:
+    """Venue rows, listings and rules from EngineConfig (validated there)."""
+    cdef VenueRef *vr
+    cdef Listing *li
+    cdef SymbolRoute *sr
+    ids = {}
+    for v in config.venues:
+        vr = &rt.venues[v.venue_id]
+        vr.defined = 1
+        vr.state = VENUE_STATE_DOWN
+        vr.maker_fee = v.maker_fee
+        vr.taker_fee = v.taker_fee
+        vr.ord_type_mask = 0
+        for t in v.ord_types:
+            vr.ord_type_mask |= 1 << int(py_layout.OrdType[t.upper()])
+        vr.tif_mask = 0
+        for t in v.tifs:
+            vr.tif_mask |= 1 << int(py_layout.TimeInForce[t.upper()])
+        vr.features = 0
+        for f in v.features:
+            vr.features |= _FEATURE_BITS[f]
+        vr.cancel_on_disconnect = v.cancel_on_disconnect
+        ids[v.name] = v.venue_id
+    for sym in config.symbols:
+        sr = &rt.symbols[sym.symbol_id]
+        sr.rule = py_layout.RouteRule[sym.route_rule.upper()]
+        sr.n_listed = len(sym.venues)
+        if sym.venues:
+            sr.primary = ids[sym.primary_venue or sym.venues[0].venue]
+        for listing in sym.venues:
+            li = &rt.listings[sym.symbol_id * ROUTER_MAX_VENUES + ids[listing.venue]]
+            li.listed = 1
+            li.tick_size = listing.tick_size
+            li.lot_size = listing.lot_size
+
+
 cdef class Core:
     """The engine state and its direct, single-threaded driver.
 
@@ -2764,6 +3256,7 @@ cdef class Core:
             a.enabled = acc.enabled
             a.stp_mode = py_layout.StpMode[acc.stp_mode.upper()]
             a.defined = 1
+        configure_router(&self.st.router, config)
 
     def __dealloc__(self):
         state_free(&self.st)
