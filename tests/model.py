@@ -354,9 +354,9 @@ class ReferenceModel:
             qty=c["qty"], strategy_id=c["strategy_id"], stop_price=c["stop_price"],
             cum_qty=0, leaves_qty=0, avg_px=0, version=0,
             # issue 9: "events with command fields take venue_id from the command (0 but for
-            # VENUE_EXEC)"; with no venues configured nothing of issue 9 applies
-            venue_id=c["venue_id"] if c["kind"] == CommandType.VENUE_EXEC and self._venues
-            else 0)
+            # VENUE_EXEC)": the command's field, whatever the command (it is normally 0 on
+            # every other kind)
+            venue_id=c["venue_id"])
 
     # -----------------------------------------------------------------------------------------
     # Dispatch
@@ -456,7 +456,9 @@ class ReferenceModel:
         o["status"] = status
         self._live.discard(o["order_id"])
         self._closed.append(o["order_id"])
-        if status in (ST_CANCELLED, ST_EXPIRED):
+        # (issue 9: an order at a venue may also end REJECTED, by the venue or a disconnect:
+        # "ends not FILLED" too)
+        if status in (ST_CANCELLED, ST_EXPIRED, ST_REJECTED):
             # "The contingent queue": an order ends not FILLED (for any reason): cancel its
             # OCO peer unless the peer has traded (its first trade ended this order), then
             # its child.
@@ -1259,7 +1261,10 @@ class ReferenceModel:
                 return R.LINKED_ORDER_DONE, False
             if p["held"] == HELD_PARENT:
                 return R.LINK_NOT_ALLOWED, False
-            waits = p["status"] in LIVE_STATUSES
+            # "While P is live the new order waits ... when P is FILLED it is activated; when
+            # P ends otherwise it is cancelled": live is read as not ended (issue 9: a parent
+            # at a venue may be ROUTED or pending, not terminal)
+            waits = p["status"] not in TERMINAL_STATUSES
             if waits and p["child_order_id"] != 0 and xid != p["child_order_id"]:
                 return R.LINK_NOT_ALLOWED, False
         if xid != 0:
@@ -1334,7 +1339,9 @@ class ReferenceModel:
             return self._cancel_reject(o, rt, R.INVALID_QTY)
         # issue 3: a held order of an unpriced type is replaced with price 0; every other
         # order (held STOP_LIMIT / LIT, and every worked order, which is priced) needs a price.
-        if held and ot not in PRICED:
+        # (issue 9: an unpriced order at a venue, e.g. a MARKET DAY order, is worked but not
+        # priced: it too is replaced with price 0)
+        if ot not in PRICED:
             if price != 0:
                 return self._cancel_reject(o, rt, R.INVALID_PRICE)
         elif price < 1 or price > MAX_PRICE:

@@ -379,11 +379,19 @@ class _Gen:
         self.next_cl += 1
         return cl
 
+    def reusable_cl(self) -> list[tuple[int, int]]:
+        """Recent ClOrdIDs, but not one a replace in flight at a venue will take:
+        docs/engine.md does not say what REPLACED does when its new ClOrdID has been taken
+        meanwhile (the index holds one order per ClOrdID)."""
+        pending = {o["pending_cl_ord_id"] for o in self.model._orders.values()
+                   if o["venue_state"] == 4}
+        return [x for x in self.used_cl[-12:] if x[1] not in pending]
+
     def new_cl(self) -> int:
         s = self.src
         kind = s.weighted([(85, "fresh"), (12, "reuse"), (1, "zero"), (2, "big")])
-        if kind == "reuse" and self.used_cl:
-            return s.pick(self.used_cl[-12:])[1]
+        if kind == "reuse" and self.reusable_cl():
+            return s.pick(self.reusable_cl())[1]
         if kind == "zero":
             return 0
         if kind == "big":
@@ -967,8 +975,8 @@ class _Gen:
     def replace(self, cmd: dict, order) -> None:
         s = self.src
         kind = s.weighted([(84, "fresh"), (7, "reuse"), (2, "own"), (7, "zero")])
-        if kind == "reuse" and self.used_cl:
-            cl = s.pick(self.used_cl[-12:])[1]
+        if kind == "reuse" and self.reusable_cl():
+            cl = s.pick(self.reusable_cl())[1]
         elif kind == "own" and order is not None:
             cl = order["cl_ord_id"]
         elif kind == "zero":
