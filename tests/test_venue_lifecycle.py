@@ -270,9 +270,10 @@ def test_without_venues_nothing_changes(make):
     d = make(cfg)
     evs = d.new(dest=1 + V1)
     assert [(e["exec_type"], e["venue_id"]) for e in evs] == [(X.NEW, 0)]
+    # "Unknown kind (including VENUE_EXEC, which needs an external venue)": still unknown
     ev = d.venue(V.SESSION, flags=UP)[0]
-    assert (ev["kind"], ev["exec_type"], ev["reject_code"], ev["venue_id"]) == (
-        E.ADMIN_REPORT, 0, R.UNKNOWN_COMMAND, 0)
+    assert (ev["kind"], ev["exec_type"], ev["reject_code"]) == (
+        E.ADMIN_REPORT, 0, R.UNKNOWN_COMMAND)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,8 +498,12 @@ def test_bust_and_correct_with_positions(d):
     d.venue(V.ACK, oid)
     d.venue(V.FILL, oid, qty=4, price=PX)
     assert positions(d.b, 0, AAA)["net_qty"] == -4
-    # BUST of the whole fill: leaves back, PARTIALLY_FILLED -> ACCEPTED
+    # BUST of the whole fill: leaves back, PARTIALLY_FILLED -> ACCEPTED (BUST's changes are
+    # listed: updated_ns is not among them)
+    updated = d.order(oid)["updated_ns"]
+    d.t += NS
     ev = d.venue(V.BUST, oid, qty=4, price=PX)[0]
+    assert d.order(oid)["updated_ns"] == updated
     assert (ev["exec_type"], ev["status"], ev["cum_qty"], ev["leaves_qty"], ev["last_qty"],
             ev["last_px"], ev["trade_id"], ev["avg_px"]) == (
         X.TRADE_CANCEL, S.ACCEPTED, 0, 10, 4, PX, 2, 0)
@@ -617,3 +622,34 @@ def test_oco_peer_at_a_venue_is_cancelled_through_it(d):
                                ("VENUE_REQUEST", VR.CANCEL, b)]
     ev = d.venue(V.CANCELED, b, n=2)[0]
     assert (ev["status"], ev["reject_code"]) == (S.CANCELLED, R.OCO_PEER_TRADED)
+
+
+def test_oto_child_of_a_routed_parent_waits_and_ends_with_its_rejection(d):
+    p = d.routed()
+    evs = d.new(side=SELL, price=PX + 5 * TICK, parent_order_id=p, dest=1)
+    child = evs[0]["order_id"]
+    assert [(e["exec_type"], e["venue_id"]) for e in evs] == [(X.NEW, 0)]
+    assert d.order(child)["held"] == 2 and d.order(p)["child_order_id"] == child
+    evs = d.venue(V.REJECT, p)
+    assert steps(evs) == [("EXEC_REPORT", X.REJECTED, p, R.VENUE_REJECTED),
+                          ("EXEC_REPORT", X.CANCELED, child, R.LINKED_ORDER_ENDED)]
+
+
+def test_oto_child_at_a_venue_is_sent_when_its_parent_fills(d):
+    p = d.routed()
+    child = d.new(side=SELL, price=PX + 5 * TICK, parent_order_id=p)[0]["order_id"]
+    assert d.order(child)["venue_id"] == V1 and d.order(child)["status"] == S.ACCEPTED
+    evs = d.venue(V.FILL, p, qty=10, price=PX)
+    assert steps(evs) == [("EXEC_REPORT", X.NEW, p), ("EXEC_REPORT", X.TRADE, p),
+                          ("EXEC_REPORT", X.TRIGGERED, child),
+                          ("VENUE_REQUEST", VR.NEW_ORDER, child)]
+    assert evs[-1]["status"] == S.ACCEPTED
+
+
+def test_market_order_at_a_venue_is_replaced_with_price_zero(d):
+    oid = d.routed(ord_type=T.MARKET, price=0)
+    d.venue(V.ACK, oid)
+    assert d.replace(oid, PX, 20)[0]["reject_code"] == R.INVALID_PRICE
+    evs = d.replace(oid, 0, 20)
+    assert steps(evs) == [("EXEC_REPORT", X.PENDING_REPLACE, oid),
+                          ("VENUE_REQUEST", VR.REPLACE, oid)]
