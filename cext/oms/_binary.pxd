@@ -63,7 +63,8 @@ cdef packed struct NewOrderFullFrame:    # 'N', 136 bytes: every field of a NEW 
     uint64_t idem_hi
     uint64_t idem_lo
     int64_t time_ns                  # 0: stamped at ingress
-    uint64_t reserved
+    uint16_t ex_destination          # 0 router, 1 INTERNAL, d: venue d - 1
+    uint8_t reserved[6]
 
 cdef packed struct CancelFrame:      # 'X', 40 bytes
     FrameHeader h

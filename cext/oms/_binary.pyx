@@ -236,6 +236,7 @@ cdef class BinaryCodec:
             c.oco_order_id = nf.oco_order_id
             c.idem_hi = nf.idem_hi
             c.idem_lo = nf.idem_lo
+            c.ex_destination = nf.ex_destination
             client_time = nf.time_ns
             self.order_budget -= 1
         elif t == 88:
@@ -323,8 +324,8 @@ cdef class BinaryCodec:
                 if ev[i].account_id >= self.account_ok_len or not self.account_ok[ev[i].account_id] \
                         or ev[i].kind != EVENT_TYPE_EXEC_REPORT:
                     continue
-            elif ev[i].session_id != self.session_id:
-                continue
+            elif ev[i].session_id != self.session_id or ev[i].kind == EVENT_TYPE_VENUE_REQUEST:
+                continue                # a venue request is for the venue adapter only
             out_reserve(&self.out, &self.out_cap, self.out_len, fs)
             if self.full_events:
                 ff = <ExecFullFrame *>(self.out + self.out_len)
@@ -505,6 +506,7 @@ def encode_commands(commands, int64_t time_ns=0, bint full=False):
             nf.idem_hi = c[i].idem_hi
             nf.idem_lo = c[i].idem_lo
             nf.time_ns = c[i].time_ns if c[i].time_ns else time_ns
+            nf.ex_destination = c[i].ex_destination
         elif c[i].kind == COMMAND_TYPE_NEW:
             o = <NewOrderFrame *>p
             o.h.msg_type = 79
@@ -573,7 +575,7 @@ cdef inline bint needs_full_new(const Command *c) noexcept nogil:
     """A NEW with a field the `O` frame cannot carry."""
     return (c.stop_price != 0 or c.display_qty != 0 or c.min_qty != 0 or c.expire_time_ns != 0
             or c.trail_amount != 0 or c.trail_bps != 0 or c.exec_inst != 0
-            or c.parent_order_id != 0 or c.oco_order_id != 0)
+            or c.parent_order_id != 0 or c.oco_order_id != 0 or c.ex_destination != 0)
 
 
 cdef int frame_size(const Command *c, bint full) noexcept nogil:

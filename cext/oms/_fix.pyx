@@ -421,7 +421,8 @@ cdef class OrderAttrs:
             h = &self.fifo[self.fifo_head]
             if h.cmd_seq != e.cmd_seq:
                 continue
-            if h.kind == COMMAND_TYPE_NEW and e.exec_type == EXEC_TYPE_NEW:
+            if h.kind == COMMAND_TYPE_NEW and (e.exec_type == EXEC_TYPE_NEW
+                                              or e.exec_type == EXEC_TYPE_PENDING_NEW):
                 s = self._insert(e.order_id)
                 if s != NULL:
                     copy_attrs(s, h)

@@ -85,6 +85,49 @@ class BinarySessionConfig(msgspec.Struct, tag_field="protocol", tag="binary",
 
 SessionConfig = Union[FixSessionConfig, BinarySessionConfig]
 
+TimeOfDay = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")]
+Millis = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class VenueHealthConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """When a connected venue counts as unhealthy (DEGRADED: the router passes it over).
+    Every threshold is judged over the last one to two `window`s; 0 turns a check off."""
+    window: Seconds = 30.0
+    max_ack_latency_ms: Millis = 0.0        # p99 of request -> first answer
+    max_rtt_ms: Millis = 0.0                # p99 of TestRequest -> Heartbeat
+    max_reject_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0  # rejects / answers
+    min_answers: Annotated[int, msgspec.Meta(ge=1)] = 20   # ... over at least this many
+    max_outstanding: Annotated[int, msgspec.Meta(ge=0)] = 0   # requests not yet answered
+    max_timeouts: Annotated[int, msgspec.Meta(ge=0)] = 0      # response timeouts
+
+
+class VenueSessionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How `oms serve` reaches an external venue (FIX 4.4, we are the initiator).  `name` is
+    the venue of `engine.venues` (src/oms/config.py) this session speaks for."""
+    name: str
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)]
+    target_comp_id: CompId                  # the venue's CompID
+    sender_comp_id: str = ""                # ours; "" = server.comp_id
+    heartbeat: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30   # HeartBtInt(108), seconds
+    reconnect_interval: Seconds = 5.0       # first retry after a failed or lost connection;
+    reconnect_max: Seconds = 60.0           # ... doubling up to this
+    connect_timeout: Seconds = 5.0
+    logon_timeout: Seconds = 10.0           # for the venue's Logon answer
+    start_time: TimeOfDay | None = None     # UTC session window (both or neither): connect
+    end_time: TimeOfDay | None = None       # only inside it; a new window resets sequences
+    reset_on_logon: bool = False            # ResetSeqNumFlag(141)=Y on every Logon
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    username: str = ""                      # Username(553) on the Logon ("": none)
+    password_env: str = ""                  # Password(554) from this environment variable
+    account: str = ""                       # Account(1) on every order ("": none)
+    response_timeout: Seconds = 5.0         # no answer to a request in this time: an alert
+    probe_interval: Annotated[float, msgspec.Meta(ge=0)] = 5.0   # TestRequest for the RTT; 0: off
+    check_latency: bool = False             # reject a SendingTime more than max_latency off
+    max_latency: Seconds = 120.0
+    health: VenueHealthConfig = msgspec.field(default_factory=VenueHealthConfig)
+
 
 class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
@@ -94,6 +137,7 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         default_factory=lambda: {"default": RateTier()})
     users: list[User] = []
     sessions: list[SessionConfig] = []
+    venues: list[VenueSessionConfig] = []  # connections to the external venues of engine.venues
 
     def __post_init__(self) -> None:
         if self.server.journal and self.engine.journal_dir is None:
@@ -141,6 +185,22 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 if s.user in binary_users:
                     fail(f"user {s.user!r} already has a binary session", f"{path}.user")
                 binary_users.add(s.user)
+
+        venue_names = {v.name for v in self.engine.venues}
+        seen = set()
+        for i, v in enumerate(self.venues):
+            path = f"venues[{i}]"
+            if v.name not in venue_names:
+                fail(f"unknown venue {v.name!r}: not in engine.venues"
+                     + (f" ({', '.join(sorted(venue_names))})" if venue_names else ""),
+                     f"{path}.name")
+            if v.name in seen:
+                fail(f"two sessions for venue {v.name!r}", f"{path}.name")
+            seen.add(v.name)
+            if (v.start_time is None) != (v.end_time is None):
+                fail("start_time and end_time go together", f"{path}.start_time")
+            if v.sender_comp_id and not v.sender_comp_id.isprintable():
+                fail("sender_comp_id must be printable", f"{path}.sender_comp_id")
 
     # -- lookups --
 

@@ -33,6 +33,59 @@ MAX_GARBAGE = 1 << 16           # bytes of non-FIX data tolerated on a logged-on
 LOGOUT_WAIT = 2.0               # seconds to wait for the counterparty's Logout
 
 
+RESEND_HEADER = frozenset([b"8", b"9", b"35", b"34", b"49", b"52", b"56", b"43", b"122",
+                           b"97", b"10"])
+
+
+def resend_from_store(codec: FixCodec, store: SessionStore, begin: int, end: int,
+                      now: int) -> None:
+    """Answer a ResendRequest for begin..end (the acceptor's sessions and the venue
+    initiator's alike): application messages from the store again with PossDupFlag=Y,
+    OrigSendingTime and their own numbers; administrative messages and numbers not in the
+    store as SequenceReset-GapFill.  Encoded into `codec`'s output (not to be stored again)."""
+    gap_start = None
+    expected = begin
+    for seq, mtype, raw in store.sent(begin, end):
+        if seq > expected and gap_start is None:
+            gap_start = expected
+        if mtype in ADMIN_TYPES:
+            if gap_start is None:
+                gap_start = seq
+        else:
+            if gap_start is not None:
+                gap_fill(codec, gap_start, seq, now)
+                gap_start = None
+            resend_message(codec, seq, mtype, raw, now)
+        expected = seq + 1
+    if gap_start is None and expected <= end:
+        gap_start = expected
+    if gap_start is not None:
+        gap_fill(codec, gap_start, end + 1, now)
+
+
+def gap_fill(codec: FixCodec, seq: int, new_seq: int, now: int) -> None:
+    codec.encode(b"4", [(123, "Y"), (36, new_seq)], now, seq=seq, poss_dup=True,
+                 orig_sending_time=format_timestamp(now))
+
+
+def message_body(raw: bytes) -> tuple[bytes | None, list[tuple[int, bytes]]]:
+    """(SendingTime, body fields) of a stored message, without its header, trailer and
+    resend flags."""
+    orig, body = None, []
+    for field in raw.split(b"\x01")[:-1]:
+        tag, _, value = field.partition(b"=")
+        if tag == b"52":
+            orig = value
+        elif tag not in RESEND_HEADER:
+            body.append((int(tag), value))
+    return orig, body
+
+
+def resend_message(codec: FixCodec, seq: int, mtype: bytes, raw: bytes, now: int) -> None:
+    orig, body = message_body(raw)
+    codec.encode(mtype, body, now, seq=seq, poss_dup=True, orig_sending_time=orig)
+
+
 class FixSession:
     """One configured FIX session; lives as long as the server, across connections."""
 
@@ -470,44 +523,10 @@ class FixConnection(Connection):
             return
         s.flush()
         self.log.info("resend", session=s.session_id, begin=begin, end=end)
-        now = time.time_ns()
-        gap_start = None
-        expected = begin
-        for seq, mtype, raw in s.store.sent(begin, end):
-            if seq > expected and gap_start is None:
-                gap_start = expected
-            if mtype in ADMIN_TYPES:
-                if gap_start is None:
-                    gap_start = seq
-            else:
-                if gap_start is not None:
-                    self.gap_fill(gap_start, seq, now)
-                    gap_start = None
-                self.resend(seq, mtype, raw, now)
-            expected = seq + 1
-        if gap_start is None and expected <= end:
-            gap_start = expected
-        if gap_start is not None:
-            self.gap_fill(gap_start, end + 1, now)
+        resend_from_store(c, s.store, begin, end, time.time_ns())
         out = c.take()                    # resends are not stored again
         if out:
             self.write(out)
-
-    def gap_fill(self, seq: int, new_seq: int, now: int) -> None:
-        self.session.codec.encode(b"4", [(123, "Y"), (36, new_seq)], now, seq=seq,
-                                  poss_dup=True, orig_sending_time=format_timestamp(now))
-
-    def resend(self, seq: int, mtype: bytes, raw: bytes, now: int) -> None:
-        header = {b"8", b"9", b"35", b"34", b"49", b"52", b"56", b"43", b"122", b"10"}
-        orig, body = None, []
-        for field in raw.split(b"\x01")[:-1]:
-            tag, _, value = field.partition(b"=")
-            if tag == b"52":
-                orig = value
-            elif tag not in header:
-                body.append((int(tag), value))
-        self.session.codec.encode(mtype, body, now, seq=seq, poss_dup=True,
-                                  orig_sending_time=orig)
 
     # -- LOGOUT AND TIMERS --
 

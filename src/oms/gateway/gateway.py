@@ -30,7 +30,7 @@ from oms.gateway.config import FixSessionConfig, ServerConfig
 from oms.gateway.fix import FixConnection, FixSession
 from oms.gateway.log import Log
 from oms.gateway.ratelimit import RateLimiter
-from oms.layout import EVENT_DTYPE, OrdStatus, TimeInForce
+from oms.layout import EVENT_DTYPE, EventType, OrdStatus, TimeInForce
 
 configure_reject_codes({int(code): (f"{code.name}: {info.message}", info.ord_rej_reason,
                                     info.cxl_rej_reason)
@@ -38,6 +38,7 @@ configure_reject_codes({int(code): (f"{code.name}: {info.message}", info.ord_rej
 
 ALL_DURABLE = (1 << 63) - 1
 TIMER_PERIOD = 0.1          # heartbeats, TestRequests, logon timeouts
+STATUS_PERIOD = 1.0         # <state_dir>/venues.json rewritten (oms.venues.status)
 
 
 class Egress:
@@ -106,6 +107,20 @@ class Egress:
         now = time.time_ns()
         gw = self.gw
         gw.attrs.apply(self.buf, k)
+        if gw.venue_sessions:
+            kinds = self.buf["kind"][:k]
+            requests = kinds == EventType.VENUE_REQUEST
+            if requests.any():
+                # VENUE_REQUEST events go to their venue only: the client codecs skip them
+                for vid in np.unique(self.buf["venue_id"][:k][requests]).tolist():
+                    vs = gw.venue_sessions.get(vid)
+                    if vs is not None:
+                        vs.deliver(self.buf, k, now)
+                    elif vid not in gw.unreachable_venues:
+                        gw.unreachable_venues.add(vid)
+                        gw.log.error("venue_not_configured", venue_id=vid,
+                                     reason="the engine sent a request to a venue with no "
+                                            "[[venues]] session")
         for sid in np.unique(self.buf["session_id"][:k]).tolist():
             s = gw.sessions_by_id.get(sid)
             if s is not None and not s.cfg.drop_copy:
@@ -117,7 +132,8 @@ class Egress:
 
 def seed_order_attrs(attrs: OrderAttrs, orders) -> None:
     """The attributes of the live orders of a recovered engine (ORDER_DTYPE records)."""
-    live = orders[np.isin(orders["status"], [OrdStatus.ACCEPTED, OrdStatus.PARTIALLY_FILLED,
+    live = orders[np.isin(orders["status"], [OrdStatus.ROUTED, OrdStatus.ACCEPTED,
+                                             OrdStatus.PARTIALLY_FILLED,
                                              OrdStatus.PENDING_CANCEL,
                                              OrdStatus.PENDING_REPLACE])]
     for o in live:
@@ -152,6 +168,11 @@ class Gateway:
         self.symbols = StrMap(63)
         for s in config.engine.symbols:
             self.symbols.add(s.name.encode(), s.symbol_id)
+        # ExDestination(100) and LastMkt(30) names: index = ex_destination (venue id + 1)
+        self.venue_names = StrMap(63)
+        self.venue_names.add(b"INTERNAL", 1)
+        for v in config.engine.venues:
+            self.venue_names.add(v.name.encode(), v.venue_id + 1)
         self.limiter = RateLimiter(config.rate_limits)
         self.engine = engine if engine is not None else Engine(config.engine)
         # what FIX ExecutionReports show beyond the engine's events (StopPx, trails, ...)
@@ -170,6 +191,17 @@ class Gateway:
                 self.binary_by_user[cfg.user] = s
             self.sessions_by_id[cfg.session_id] = s
         self.drop_copies = [s for s in self.sessions_by_id.values() if s.cfg.drop_copy]
+        for s in self.sessions_by_id.values():
+            if isinstance(s, FixSession):
+                s.codec.venues = self.venue_names
+        from oms.config import venue_id_of
+        from oms.venues.session import VenueSession
+        self.venue_sessions: dict[int, VenueSession] = {}
+        for vcfg in config.venues:
+            vid = venue_id_of(config.engine, vcfg.name)
+            self.venue_sessions[vid] = VenueSession(self, vcfg, vid)
+        self.unreachable_venues: set[int] = set()
+        self._status_at = 0.0
         top = max(self.sessions_by_id, default=0)
         self.clordid_tables = [None] * (top + 1)
         for sid, s in self.sessions_by_id.items():
@@ -209,6 +241,13 @@ class Gateway:
         self.attrs.note(commands, n, seqs)
         self.egress.submitted(int(seqs[-1]))
 
+    def write_venue_status(self) -> None:
+        from oms.venues.status import write_status
+        try:
+            write_status(self.state_dir, [vs.status() for vs in self.venue_sessions.values()])
+        except Exception as exc:
+            self.log.warning("venue_status_failed", error=str(exc))
+
     def verify(self, password: str, stored: str) -> asyncio.Future:
         return self.loop.run_in_executor(self.executor, verify_password, password, stored)
 
@@ -228,6 +267,8 @@ class Gateway:
         self.fix_port = fix.sockets[0].getsockname()[1]
         self.binary_port = binary.sockets[0].getsockname()[1]
         self.egress.tick()
+        for vs in self.venue_sessions.values():
+            vs.start()
         self._timer = self.loop.call_later(TIMER_PERIOD, self._on_timer)
         self.log.info("listening", host=host, fix_port=self.fix_port,
                       binary_port=self.binary_port, sessions=len(self.sessions_by_id),
@@ -237,6 +278,17 @@ class Gateway:
         now = time.monotonic()
         for conn in list(self.connections):
             conn.on_timer(now)
+        for vs in self.venue_sessions.values():
+            try:
+                if vs.conn is not None:
+                    vs.conn.on_timer(now)
+                vs.on_timer(now)
+            except Exception as exc:      # a bug must cost one venue's tick, not the timers
+                self.log.error("internal_error", protocol="venue", venue=vs.name,
+                               error=repr(exc))
+        if self.venue_sessions and now - self._status_at >= STATUS_PERIOD:
+            self._status_at = now
+            self.write_venue_status()
         if self.running:
             self._timer = self.loop.call_later(TIMER_PERIOD, self._on_timer)
 
@@ -261,6 +313,11 @@ class Gateway:
         deadline = time.monotonic() + 2.5
         while any(not c.closing for c in self.connections) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        # venues last: what the clients' logouts and cancels sent them has gone out
+        while self.egress.last_released < self.egress.last_submitted and time.monotonic() < deadline:
+            self.egress.poll()
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*(vs.stop() for vs in self.venue_sessions.values()))
         self.running = False
         if self._timer is not None:
             self._timer.cancel()
@@ -272,6 +329,12 @@ class Gateway:
             conn.close()
         for s in self.sessions_by_id.values():
             s.close()
+        for vs in self.venue_sessions.values():
+            if vs.conn is not None:
+                vs.conn.close()
+            vs.close()
+        if self.venue_sessions:
+            self.write_venue_status()
         await asyncio.sleep(0)
         self.executor.shutdown(wait=False)
         self.log.info("stopped", events_out=self.egress.events_out)
