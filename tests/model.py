@@ -16,6 +16,11 @@ command ("Settling: the end of every command"), together with the contingent que
 "Contingent orders: OCO, OTO and bracket" (link checks, waiting orders, cancel / activate).
 "Auctions": AT_OPEN / AT_CLOSE orders wait for their symbol's auction (held = 3), which TIMER
 runs as a uniform-price uncross with the book.
+"External venues and routing (issue 9)": venue rows and listings from EngineConfig.venues /
+SymbolConfig.venues, the route stage of NEW (ex_destination, PRIMARY / CHEAPEST), orders
+routed out (ROUTED + PENDING_NEW, VENUE_REQUEST events), client and OMS cancels / replaces of
+orders at a venue (ORDER_PENDING, deferred cancels), and VENUE_EXEC with every op.  Where that
+section is silent or ambiguous the choice made is commented where it is implemented.
 
 Interface:
     model = ReferenceModel(config)           # oms.config.EngineConfig

@@ -31,6 +31,14 @@ link rule (unknown or foreign ids, ended or traded orders, already linked or wai
 Auctions: AT_OPEN orders while their symbol's session is closed and AT_CLOSE orders while it
 is open (MARKET and LIMIT, sometimes another type or the wrong phase), uncrossed with the book
 by TIMER commands past the session's close and open.
+External venues (issue 9): some configs have 1-3 venues (random type / tif masks, features,
+fees, cancel-on-disconnect) listed by the symbols (random rule, primary, tick / lot
+overrides); the venues are brought UP first; NEWs carry ex_destination (router, INTERNAL,
+listed or unlisted venues, unknown ones); VENUE_EXEC commands answer the requests of the
+private model's orders at a venue with the op that fits their venue state most of the time
+(the right request number, fills within their leaves, the replace requested, busts and
+corrections of booked fills), sometimes one that does not fit, another request or venue, and
+session changes; venue_seq is unchecked, the next, a duplicate, stale or a gap.
 """
 
 from __future__ import annotations
