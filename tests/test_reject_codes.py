@@ -31,6 +31,7 @@ from oms.layout import (
     OrdType,
     Side,
     TimeInForce,
+    VenueExec as VX,
 )
 
 BUY, SELL = Side.BUY, Side.SELL
@@ -298,6 +299,104 @@ def _unknown_command():
     return one(run(make(), cmd(K.VENUE_EXEC))), (E.ADMIN_REPORT, 0, 0)
 
 
+# -- external venues (docs/engine.md, "External venues and routing"): the desk of
+# test_venue_lifecycle over the compiled core, venues V1..V3 up unless a scenario says not
+
+
+def _desk(up=True):
+    from test_order_types import EngineVenue
+    from test_venue_lifecycle import Desk, config as venue_config
+    desk = Desk(EngineVenue(venue_config(), Core))
+    if up:
+        desk.up()
+    return desk
+
+
+def _route_reject(up=True, **kw):
+    def scenario():
+        return _desk(up).new(**kw)[0], NEW_REJECT
+    return scenario
+
+
+def _order_pending():
+    d = _desk()
+    oid = d.routed()
+    return one(d.replace(oid, PX + 100, 10)), (E.CANCEL_REJECT, 0, S.ROUTED)
+
+
+def _venue_reject(reason):
+    """A routed order the venue rejects with `reason` (0: the venue gave none we map)."""
+    def scenario():
+        d = _desk()
+        oid = d.routed()
+        return d.venue(VX.REJECT, oid, reason=int(reason))[0], (
+            E.EXEC_REPORT, X.REJECTED, S.REJECTED)
+    return scenario
+
+
+def _venue_cancel_reject(reason):
+    def scenario():
+        d = _desk()
+        oid = d.routed()
+        d.venue(VX.ACK, oid)
+        d.cancel(oid, cl=77)
+        return d.venue(VX.CANCEL_REJECT, oid, n=2, reason=int(reason))[0], (
+            E.CANCEL_REJECT, 0, S.ACCEPTED)
+    return scenario
+
+
+def _venue_cancelled():
+    d = _desk()
+    oid = d.routed()
+    d.venue(VX.ACK, oid)
+    return d.venue(VX.CANCELED, oid, reason=int(R.VENUE_CANCELLED))[0], (
+        E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
+
+
+def _venue_disconnected():
+    d = _desk()
+    oid = d.routed()
+    d.venue(VX.ACK, oid)
+    evs = d.session(1, 0)                                  # V1 cancels on disconnect
+    assert evs[0]["order_id"] == oid
+    return evs[0], (E.EXEC_REPORT, X.CANCELED, S.CANCELLED)
+
+
+def _venue_no_response():
+    d = _desk()
+    oid = d.routed()
+    return d.venue(VX.TIMEOUT, oid)[0], (E.EXEC_REPORT, X.ORDER_STATUS, S.ROUTED)
+
+
+def _venue_duplicate_message():
+    d = _desk()
+    oid = d.routed()
+    d.venue(VX.ACK, oid, venue_seq=5)
+    return d.venue(VX.FILL, oid, qty=1, price=PX, venue_seq=5)[0], (
+        E.ADMIN_REPORT, VX.FILL, 0)
+
+
+def _venue_overfill():
+    d = _desk()
+    oid = d.routed()
+    return d.venue(VX.FILL, oid, qty=12, price=PX)[-1], (E.EXEC_REPORT, X.TRADE, S.FILLED)
+
+
+def _venue_late_fill():
+    d = _desk()
+    oid = d.routed()
+    d.venue(VX.FILL, oid, qty=10, price=PX)
+    return d.venue(VX.FILL, oid, qty=1, price=PX)[0], (E.EXEC_REPORT, X.TRADE, S.FILLED)
+
+
+def _venue_unexpected_report():
+    d = _desk()
+    oid = d.routed()
+    d.venue(VX.ACK, oid)
+    return d.venue(VX.REJECT, oid)[0], (E.ADMIN_REPORT, VX.REJECT, 0)
+
+
+
 TRIGGERS = {code: _syntax(code) for code, _ in SYNTAX_CASES}
 TRIGGERS.update({
     R.UNKNOWN_COMMAND: _unknown_command,
@@ -348,6 +447,27 @@ TRIGGERS.update({
     # an AT_OPEN order while its symbol's session is open (symbol 0 trades around the clock)
     R.NOT_IN_AUCTION_PHASE: _new_reject([], new(tif=TimeInForce.AT_OPEN)),
     R.LINKED_ORDER_ENDED: _linked_order_ended,
+    R.ORDER_PENDING: _order_pending,
+    R.NO_ROUTE: _route_reject(up=False),
+    R.UNKNOWN_DESTINATION: _route_reject(dest=1 + 9),
+    R.VENUE_NOT_LISTED: _route_reject(dest=1 + 3),
+    R.VENUE_UNAVAILABLE: _route_reject(up=False, dest=1 + 1),
+    R.VENUE_UNSUPPORTED_ORDER: _route_reject(dest=1 + 1, display_qty=2),
+    R.VENUE_TICK_OR_LOT: _route_reject(dest=1 + 1, symbol=3, qty=15),
+    R.VENUE_REJECTED: _venue_reject(0),
+    R.VENUE_UNKNOWN_SYMBOL: _venue_reject(R.VENUE_UNKNOWN_SYMBOL),
+    R.VENUE_EXCHANGE_CLOSED: _venue_reject(R.VENUE_EXCHANGE_CLOSED),
+    R.VENUE_ORDER_EXCEEDS_LIMIT: _venue_reject(R.VENUE_ORDER_EXCEEDS_LIMIT),
+    R.VENUE_DUPLICATE_ORDER: _venue_reject(R.VENUE_DUPLICATE_ORDER),
+    R.VENUE_TOO_LATE: _venue_cancel_reject(R.VENUE_TOO_LATE),
+    R.VENUE_UNKNOWN_ORDER: _venue_cancel_reject(R.VENUE_UNKNOWN_ORDER),
+    R.VENUE_CANCELLED: _venue_cancelled,
+    R.VENUE_DISCONNECTED: _venue_disconnected,
+    R.VENUE_NO_RESPONSE: _venue_no_response,
+    R.VENUE_DUPLICATE_MESSAGE: _venue_duplicate_message,
+    R.VENUE_OVERFILL: _venue_overfill,
+    R.VENUE_LATE_FILL: _venue_late_fill,
+    R.VENUE_UNEXPECTED_REPORT: _venue_unexpected_report,
 })
 
 

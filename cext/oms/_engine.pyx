@@ -15,7 +15,7 @@ from oms._hash cimport mix64
 from oms._journal cimport JournalWriter
 from oms._router cimport (RouteTable, VenueRef, Listing, SymbolRoute, ROUTER_MAX_VENUES,
                           VENUE_INTERNAL,
-                          router_init, router_free, route_order, venue_type,
+                          router_init, router_free, route_order, venue_type, router_has_venues,
                           router_snapshot_size, router_snapshot_write, router_snapshot_read)
 
 
@@ -2437,8 +2437,7 @@ cdef void book_venue_fill(State *st, Order *o, int64_t q, int64_t px,
     st.symbols[o.symbol_id].ref_price = px
     mark_dirty(st, o.symbol_id)
 
-cdef void bust_venue_fill(State *st, Order *o, int64_t q, int64_t px,
-                          int64_t now) noexcept nogil:
+cdef void bust_venue_fill(State *st, Order *o, int64_t q, int64_t px) noexcept nogil:
     """A venue cancelled a trade of q at px: the quantities go back and the position books
     the opposite trade."""
     cdef bint live = not is_terminal(o.status)
@@ -2448,7 +2447,6 @@ cdef void bust_venue_fill(State *st, Order *o, int64_t q, int64_t px,
     o.cum_qty -= q
     o.cum_notional -= q * px
     o.version += 1
-    o.updated_ns = now
     o.side = SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY
     position_fill(st, o, q, px)
     o.side = SIDE_SELL if o.side == SIDE_BUY else SIDE_BUY
@@ -2519,6 +2517,10 @@ cdef void on_venue_exec(State *st, Command *c) noexcept nogil:
     cdef uint64_t oid
     cdef int64_t q, px
     cdef bint live
+    if not router_has_venues(&st.router):
+        # without venues the command does not exist (engine.md: nothing here applies)
+        admin_report(st, c, 0, REJECT_CODE_UNKNOWN_COMMAND, 0)
+        return
     if c.venue_id == VENUE_INTERNAL or c.venue_id >= ROUTER_MAX_VENUES \
             or not st.router.venues[c.venue_id].defined:
         admin_report(st, c, op, REJECT_CODE_UNKNOWN_DESTINATION, 0)
@@ -2620,7 +2622,7 @@ cdef void on_venue_exec(State *st, Command *c) noexcept nogil:
             admin_report(st, c, op, code, 0)
             return
         live = not is_terminal(o.status)
-        bust_venue_fill(st, o, q, px, c.time_ns)
+        bust_venue_fill(st, o, q, px)
         if c.admin_op == VENUE_EXEC_BUST:
             emit_venue_trade(st, c, o, EXEC_TYPE_TRADE_CANCEL, q, px, 0)
         else:
@@ -2629,8 +2631,9 @@ cdef void on_venue_exec(State *st, Command *c) noexcept nogil:
             if live and o.status == ORD_STATUS_FILLED:
                 close_order(st, slot)
     elif c.admin_op == VENUE_EXEC_TIMEOUT:
-        if (o.venue_state < VENUE_ORDER_STATE_NEW_SENT
-                or o.venue_state > VENUE_ORDER_STATE_REPLACE_SENT or n != o.venue_last_req):
+        if ((o.venue_state != VENUE_ORDER_STATE_NEW_SENT
+                and o.venue_state != VENUE_ORDER_STATE_CANCEL_SENT
+                and o.venue_state != VENUE_ORDER_STATE_REPLACE_SENT) or n != o.venue_last_req):
             admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
             return
         emit_exec(st, c, o, EXEC_TYPE_ORDER_STATUS, REJECT_CODE_VENUE_NO_RESPONSE)

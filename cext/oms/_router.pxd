@@ -45,6 +45,7 @@ cdef void router_free(RouteTable *rt) noexcept nogil
 
 # -- QUERIES --
 cdef uint8_t venue_type(uint8_t ord_type) noexcept nogil
+cdef bint router_has_venues(RouteTable *rt) noexcept nogil
 cdef uint16_t route_order(RouteTable *rt, uint32_t symbol_id, uint16_t ex_destination,
                           uint8_t ord_type, uint8_t tif, uint8_t exec_inst, int64_t price,
                           int64_t stop_price, int64_t qty, int64_t display_qty,

@@ -67,6 +67,14 @@ cdef uint16_t venue_check(RouteTable *rt, uint32_t symbol_id, int v, uint8_t ord
         return REJECT_CODE_VENUE_TICK_OR_LOT
     return 0
 
+cdef bint router_has_venues(RouteTable *rt) noexcept nogil:
+    """Whether any external venue is configured (without one, nothing routes out)."""
+    cdef int v
+    for v in range(1, ROUTER_MAX_VENUES):
+        if rt.venues[v].defined:
+            return True
+    return False
+
 cdef uint16_t route_order(RouteTable *rt, uint32_t symbol_id, uint16_t ex_destination,
                           uint8_t ord_type, uint8_t tif, uint8_t exec_inst, int64_t price,
                           int64_t stop_price, int64_t qty, int64_t display_qty,
@@ -80,7 +88,8 @@ cdef uint16_t route_order(RouteTable *rt, uint32_t symbol_id, uint16_t ex_destin
     if ex_destination >= 2:
         v = ex_destination - 1
         if v >= ROUTER_MAX_VENUES or not rt.venues[v].defined:
-            return REJECT_CODE_UNKNOWN_DESTINATION
+            # with no venues configured the field means nothing: INTERNAL (engine.md)
+            return REJECT_CODE_UNKNOWN_DESTINATION if router_has_venues(rt) else 0
         venue_out[0] = <uint16_t>v
         return venue_check(rt, symbol_id, v, ord_type, tif, exec_inst, price, stop_price, qty,
                            display_qty, min_qty)
