@@ -4,6 +4,8 @@
                            through a real `oms serve` and a TCP client
     oms serve [--config F] the server: FIX 4.2/4.4 and binary gateways in front of the engine
     oms client ...         interactive order entry against `oms serve`
+    oms venues [--config F] the external venues of a running `oms serve`: session state,
+                           latency, reject rate, outstanding orders, health
     oms version            the installed version
     oms replay DIR ...     rebuild, inspect or verify the state a journal records
     oms journal ACTION DIR dump, stats or tail of a journal
@@ -64,6 +66,11 @@ def cmd_client(args: argparse.Namespace) -> int:
     return run_client(args)
 
 
+def cmd_venues(args: argparse.Namespace) -> int:
+    from oms.venues.status import main as venues_main
+    return venues_main(args.config, as_json=args.json)
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"oms {_version()}")
     return 0
@@ -113,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--config", "-c", metavar="FILE",
                         help="server config, for symbol and account names (default: embedded)")
     client.set_defaults(func=cmd_client)
+
+    venues = sub.add_parser(
+        "venues", help="the external venues of a running oms serve and their health",
+        description="Print the venue table oms serve writes to <state_dir>/venues.json every "
+                    "second: session state, sequence numbers, ack and round-trip latency "
+                    "percentiles, reject rate, outstanding requests, health problems.")
+    venues.add_argument("--config", "-c", metavar="FILE",
+                        help="the server's TOML configuration (for its state_dir)")
+    venues.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    venues.set_defaults(func=cmd_venues)
 
     version = sub.add_parser("version", help="print the installed version")
     version.set_defaults(func=cmd_version)
