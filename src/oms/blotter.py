@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from oms.codes import RejectCode, message
 from oms.layout import (PRICE_SCALE, AdminOp, CxlRejResponseTo, EventType, ExecType, OrdStatus,
-                        OrdType, Side, TimeInForce)
+                        OrdType, Side, TimeInForce, VenueExec, VenueRequest)
 
 _SCALE_DIGITS = len(str(PRICE_SCALE)) - 1          # 4: PRICE_SCALE is a power of ten
 # the PRICE column of order types without a limit price: how they execute
@@ -108,12 +108,16 @@ class Names:
         self.symbols = {s.symbol_id: s.name for s in getattr(config, "symbols", ())}
         self.ticks = {s.symbol_id: s.tick_size for s in getattr(config, "symbols", ())}
         self.accounts = {a.account_id: a.name for a in getattr(config, "accounts", ())}
+        self.venues = {v.venue_id: v.name for v in getattr(config, "venues", ())}
 
     def symbol(self, symbol_id: int) -> str:
         return self.symbols.get(int(symbol_id), f"#{int(symbol_id)}")
 
     def account(self, account_id: int) -> str:
         return self.accounts.get(int(account_id), f"#{int(account_id)}")
+
+    def venue(self, venue_id: int) -> str:
+        return self.venues.get(int(venue_id), f"venue #{int(venue_id)}")
 
     def tick(self, symbol_id: int) -> int | None:
         return self.ticks.get(int(symbol_id))
@@ -159,8 +163,14 @@ def blotter_header() -> str:
 
 def event_label(ev: Mapping[str, Any]) -> str:
     """What happened: the exec type of an execution report (NEW, TRADE, CANCELED, REPLACED,
-    REJECTED, ORDER_STATUS...), CXL_REJ/CANCEL or /REPLACE, MASS_CANCEL_RPT, ADMIN/<op>."""
+    REJECTED, ORDER_STATUS...), CXL_REJ/CANCEL or /REPLACE, MASS_CANCEL_RPT, ADMIN/<op>, and
+    for external venues TO_VENUE/<request> (what we sent) and VENUE/<op> (a venue message
+    the engine reported on rather than applied, or a session change)."""
     kind = int(ev["kind"])
+    if kind == EventType.VENUE_REQUEST:
+        return "TO_VENUE/" + enum_name(VenueRequest, ev["exec_type"], "?")
+    if kind == EventType.ADMIN_REPORT and int(ev["venue_id"]):
+        return "VENUE/" + enum_name(VenueExec, ev["exec_type"], "?")
     if kind == EventType.EXEC_REPORT:
         return enum_name(ExecType, ev["exec_type"], "EXEC_REPORT")
     if kind == EventType.CANCEL_REJECT:
@@ -180,7 +190,9 @@ def event_cells(ev: Mapping[str, Any], config: Any = None) -> list[str]:
     symbol_id = int(ev["symbol_id"])
     tick = names.tick(symbol_id)
     is_order_event = kind in (EventType.EXEC_REPORT, EventType.CANCEL_REJECT)
-    is_trade = kind == EventType.EXEC_REPORT and int(ev["exec_type"]) == ExecType.TRADE
+    is_trade = kind == EventType.EXEC_REPORT and int(ev["exec_type"]) in (
+        ExecType.TRADE, ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT)
+    venue_id = int(ev["venue_id"])
 
     def num(value: Any) -> str:
         return str(int(value)) if int(value) else ""
@@ -198,6 +210,12 @@ def event_cells(ev: Mapping[str, Any], config: Any = None) -> list[str]:
         detail.append(f"{int(ev['trade_id'])} order(s) cancelled")
     if is_trade:
         detail.append(f"trade #{int(ev['trade_id'])}, avg {format_price(ev['avg_px'], tick)}")
+    if venue_id and kind in (EventType.EXEC_REPORT, EventType.CANCEL_REJECT,
+                             EventType.VENUE_REQUEST):
+        detail.append(f"at {names.venue(venue_id)}")     # the routing decision
+    if kind == EventType.VENUE_REQUEST:
+        detail.append(f"venue ClOrdID {int(ev['venue_cl_ord_id']) >> 16}."
+                      f"{int(ev['venue_cl_ord_id']) & 0xFFFF}")
     if int(ev["reject_code"]):
         detail.append(reject_text(ev["reject_code"]))
 
@@ -207,7 +225,7 @@ def event_cells(ev: Mapping[str, Any], config: Any = None) -> list[str]:
     # A cancel reject for an order that was not found carries the command's fields: a cancel
     # names no account or symbol (and an order found never has status REJECTED).
     unknown_target = kind == EventType.CANCEL_REJECT and int(ev["status"]) == OrdStatus.REJECTED
-    names_order = is_order_event and not unknown_target
+    names_order = (is_order_event and not unknown_target) or kind == EventType.VENUE_REQUEST
     show_account = names_order or op == AdminOp.SET_ACCOUNT
     show_symbol = names_order or op in (AdminOp.SET_SYMBOL, AdminOp.HALT_SYMBOL,
                                         AdminOp.RESUME_SYMBOL)
