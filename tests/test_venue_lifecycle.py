@@ -481,6 +481,24 @@ def test_fill_while_pending_cancel_then_too_late(d):
     assert d.order(oid)["venue_state"] == VS.DONE
 
 
+def test_filled_while_replacing_takes_no_replaced_report(d):
+    oid = d.routed()
+    d.venue(V.ACK, oid)
+    d.replace(oid, PX - TICK, 20)
+    ev = d.venue(V.FILL, oid, n=2, qty=10, price=PX)[0]
+    assert (ev["status"], ev["leaves_qty"]) == (S.FILLED, 0)
+    assert d.order(oid)["venue_state"] == VS.REPLACE_SENT      # the venue owes its answer
+    o = d.order(oid)
+    ev = d.venue(V.REPLACED, oid, n=2, qty=20, price=PX - TICK)[0]
+    assert (ev["kind"], ev["exec_type"], ev["reject_code"]) == (
+        E.ADMIN_REPORT, V.REPLACED, R.VENUE_UNEXPECTED_REPORT)
+    assert d.order(oid) == o
+    ev = d.venue(V.CANCEL_REJECT, oid, n=2, reason=R.VENUE_TOO_LATE)[0]
+    assert (ev["kind"], ev["response_to"], ev["status"]) == (E.CANCEL_REJECT, RT.REPLACE,
+                                                             S.FILLED)
+    assert d.order(oid)["venue_state"] == VS.DONE
+
+
 def test_overfill_and_late_fill(d):
     oid = d.routed()
     ev = d.venue(V.FILL, oid, qty=12, price=PX)[-1]

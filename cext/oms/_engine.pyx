@@ -2593,7 +2593,10 @@ cdef void on_venue_exec(State *st, Command *c) noexcept nogil:
         else:
             venue_end(st, c, slot, ORD_STATUS_CANCELLED, EXEC_TYPE_CANCELED, c.reason)
     elif c.admin_op == VENUE_EXEC_REPLACED:
-        if o.venue_state != VENUE_ORDER_STATE_REPLACE_SENT or n != o.venue_last_req:
+        # a terminal order (filled while the replace was in flight) cannot take the
+        # venue's new terms: the report does not fit (docs/engine.md)
+        if (o.venue_state != VENUE_ORDER_STATE_REPLACE_SENT or n != o.venue_last_req
+                or is_terminal(o.status)):
             admin_report(st, c, op, REJECT_CODE_VENUE_UNEXPECTED_REPORT, 0)
             return
         code = trade_check(c.qty, c.price)
