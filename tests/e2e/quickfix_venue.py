@@ -26,9 +26,17 @@ Control, one command a line on standard input; each is answered on standard outp
                                            `hold` the reports are held back, "in flight":
                                            they go out just before the answer to the next
                                            message about that order, or on `release`
+    cancel <selector> [text...]            cancel the orders (unsolicited, 150=4)
+    bust <selector>                        bust the last fill of each order (150=H with
+                                           ExecRefID naming the fill)
     release                                send every held report now
     silent on|off                          stop / resume answering application messages
-                                           (the session layer still heartbeats)
+                                           (the session layer still heartbeats); what comes
+                                           in meanwhile is lost, as if never received
+    block on|off                           refuse / accept Logons (RejectLogon)
+    disconnect                             drop the connection (no Logout); reports sent
+                                           while it is down are stored by QuickFIX and come
+                                           back in answer to the initiator's ResendRequest
     orders                                 print the orders as one JSON line
     ping                                   just "OK ping"
 """
@@ -76,6 +84,7 @@ class Order:
         self.notional = Decimal(0)
         self.status = "0"            # OrdStatus
         self.clordids = [cl]         # the chain, latest last
+        self.fills: list[tuple[str, int, Decimal]] = []    # (ExecID, qty, px)
 
     @property
     def leaves(self) -> int:
@@ -106,6 +115,7 @@ class Exchange(fix.Application):
         self.session: fix.SessionID | None = None
         self.reject_next: tuple[int, str] | None = None
         self.silent = False
+        self.block = False
         self.held: dict[str, list[fix.Message]] = {}   # order id -> reports in flight
 
     # -- fix.Application --
@@ -124,7 +134,8 @@ class Exchange(fix.Application):
         pass
 
     def fromAdmin(self, message, sessionID):
-        pass
+        if message.getHeader().getField(35) == "A" and self.block:
+            raise fix.RejectLogon("logons blocked")
 
     def toApp(self, message, sessionID):
         pass
@@ -187,6 +198,21 @@ class Exchange(fix.Application):
             m.setField(58, text)
         return m
 
+    def select(self, sel: str, live: bool = True) -> list[Order]:
+        """Orders by symbol, "*" or "cl=PREFIX" (first ClOrdID), oldest first."""
+        seen = {id(o): o for o in self.orders.values()}
+        out = []
+        for o in sorted(seen.values(), key=lambda o: int(o.order_id.split("-")[1])):
+            if live and o.done():
+                continue
+            if sel.startswith("cl="):
+                if not o.cl.startswith(sel[3:]):
+                    continue
+            elif sel != "*" and o.symbol != sel:
+                continue
+            out.append(o)
+        return out
+
     def flush_held(self, o: Order | None = None) -> None:
         keys = [o.order_id] if o is not None else list(self.held)
         for k in keys:
@@ -212,6 +238,7 @@ class Exchange(fix.Application):
         o.notional += q * px
         o.status = "2" if o.cum >= o.qty else "1"
         m = self.report(o, "F", last_qty=q, last_px=px)
+        o.fills.append((m.getField(17), q, px))
         if hold:
             self.held.setdefault(o.order_id, []).append(m)
         else:
@@ -335,31 +362,47 @@ class Exchange(fix.Application):
                 self.reject_next = (int(words[1]), " ".join(words[2:]) or "rejected")
             elif cmd == "silent":
                 self.silent = words[1] == "on"
+            elif cmd == "block":
+                self.block = words[1] == "on"
+            elif cmd == "disconnect":
+                fix.Session.lookupSession(self.session).disconnect()
             elif cmd == "release":
                 self.flush_held()
             elif cmd == "orders":
                 seen = {id(o): o for o in self.orders.values()}
                 return "ORDERS " + json.dumps([o.as_dict() for o in seen.values()])
             elif cmd == "trade":
-                sym = words[1]
                 qty = int(words[2]) if len(words) > 2 and words[2].isdigit() else 0
                 hold = "hold" in words[2:]
-                seen = {id(o): o for o in self.orders.values()}
                 n = 0
-                for o in sorted(seen.values(), key=lambda o: int(o.order_id.split("-")[1])):
-                    if o.done():
-                        continue
-                    if sym.startswith("cl="):
-                        if not o.cl.startswith(sym[3:]):
-                            continue
-                    elif sym != "*" and o.symbol != sym:
-                        continue
+                for o in self.select(words[1]):
                     q = min(qty or o.leaves, o.leaves)
                     px = o.price if o.price is not None else self.quotes.get(
                         o.symbol, self.quotes["*"])[0 if o.side == "2" else 1]
                     self.fill(o, q, px, hold)
                     n += 1
                 return f"OK trade {n}"
+            elif cmd == "cancel":                       # unsolicited: the venue's own cancel
+                n = 0
+                for o in self.select(words[1]):
+                    o.status = "4"
+                    self.send(self.report(o, "4", text=" ".join(words[2:]) or None))
+                    n += 1
+                return f"OK cancel {n}"
+            elif cmd == "bust":                         # the last fill of each order
+                n = 0
+                for o in self.select(words[1], live=False):
+                    if not o.fills:
+                        continue
+                    exec_id, q, px = o.fills.pop()
+                    o.cum -= q
+                    o.notional -= q * px
+                    o.status = "1" if o.cum else "0"
+                    m = self.report(o, "H", last_qty=q, last_px=px)
+                    m.setField(19, exec_id)
+                    self.send(m)
+                    n += 1
+                return f"OK bust {n}"
             else:
                 return f"ERR unknown command {cmd}"
         return f"OK {cmd}"

@@ -372,3 +372,162 @@ def test_silent_venue_times_out(client, oms, venue):
         assert (st[14], st[151]) == ("0", "100")
     finally:
         assert venue.control("silent off") == "OK silent"
+
+
+# -- DISCONNECTS, GAPS, RECONCILIATION ---------------------------------------------------------
+
+def wait_down(oms: Server, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = read_status(oms.dir / "state")
+        v = {x["venue"]: x for x in (st or {}).get("venues", [])}.get("QFX")
+        if v and v["state"] != "UP":
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"venue QFX still UP: {read_status(oms.dir / 'state')}")
+
+
+def test_fill_while_disconnected_arrives_by_resend(client, oms, venue):
+    """The venue fills a resting order while the session is down: QuickFIX keeps the report
+    in its store; after the next Logon our initiator sees the gap, asks for a resend and
+    books the fill once."""
+    wait_up(oms)
+    o = cl()
+    new = routed(client, o)
+    assert venue.control("block on") == "OK block"
+    try:
+        assert venue.control("disconnect") == "OK disconnect"
+        wait_down(oms)
+        assert venue.control(f"trade cl={new[37]}.") == "OK trade 1"
+    finally:
+        assert venue.control("block off") == "OK block"
+    wait_up(oms)
+    fill = er(client, o, "F", timeout=15)
+    assert (fill[39], fill[32], fill[14], fill[151]) == ("2", "100", "100", "0")
+    client.read(1.0)
+    assert not [m for m in client.received if m.get(11) == o and m.get(150) == "F"]
+
+
+def test_lost_order_is_resent_after_reconnect(client, oms, venue):
+    """A NewOrderSingle the venue never processed: after the reconnect the reconciliation's
+    OrderStatusRequest finds it unknown and sends it again with the same ClOrdID."""
+    wait_up(oms)
+    assert venue.control("silent on") == "OK silent"
+    o = cl()
+    try:
+        client.send("D", nos(o))
+        er(client, o, "A")
+        er(client, o, "I", timeout=15)               # VENUE_NO_RESPONSE: still pending new
+        assert venue.control("block on") == "OK block"
+        assert venue.control("disconnect") == "OK disconnect"
+        wait_down(oms)
+    finally:
+        venue.control("silent off")
+        venue.control("block off")
+    wait_up(oms)
+    new = er(client, o, "0", timeout=15)
+    assert new[39] == "0" and new[151] == "100"
+    orders = json.loads(venue.control("orders").split(" ", 1)[1])
+    assert len([x for x in orders if x["cl"].startswith(new[37] + ".")]) == 1
+
+
+def test_cancel_sent_while_down_is_resent_after_reconnect(client, oms, venue):
+    """A cancel the engine sends while the session is down waits in our store; the
+    reconciliation after the Logon finds the order still live and sends it again."""
+    wait_up(oms)
+    o, c = cl(), cl()
+    routed(client, o)
+    assert venue.control("block on") == "OK block"
+    try:
+        assert venue.control("disconnect") == "OK disconnect"
+        wait_down(oms)
+        client.send("F", [(11, c), (41, o), (55, "ACME"), (54, 1), (38, 100), (60, NOW)])
+        assert er(client, c, "6")[39] == "6"
+    finally:
+        assert venue.control("block off") == "OK block"
+    wait_up(oms)
+    done = er(client, c, "4", timeout=15)
+    assert (done[39], done[14], done[151], done[41]) == ("4", "0", "0", o)
+
+
+def test_replace_rejected_by_venue(client, oms, venue):
+    wait_up(oms)
+    o, r = cl(), cl()
+    new = routed(client, o)
+    assert venue.control(f"trade cl={new[37]}. hold") == "OK trade 1"
+    client.send("G", [(11, r), (41, o), (55, "ACME"), (54, 1), (40, 2), (38, 200),
+                      (44, "99.50"), (60, NOW)])
+    er(client, r, "E")
+    fill = er(client, o, "F")
+    assert fill[39] == "2" and fill[14] == "100"
+    rej = er(client, r, None, msg_type="9")
+    assert rej[434] == "2" and rej[41] == o and rej[39] == "2"
+    assert rej[58].startswith("VENUE_TOO_LATE")
+
+
+def test_unsolicited_venue_cancel(client, oms, venue):
+    wait_up(oms)
+    o = cl()
+    new = routed(client, o)
+    assert venue.control(f"cancel cl={new[37]}. venue halt") == "OK cancel 1"
+    done = er(client, o, "4")
+    assert (done[39], done[151]) == ("4", "0") and done[58].startswith("VENUE_CANCELLED")
+
+
+def test_bust_of_a_venue_fill(client, oms, venue):
+    wait_up(oms)
+    o = cl()
+    new = routed(client, o, qty=1500, price="100.10")
+    part = er(client, o, "F")
+    assert part[14] == "1000"
+    assert venue.control(f"bust cl={new[37]}.") == "OK bust 1"
+    bust = er(client, o, "H")
+    assert (bust[32], bust[31], bust[14], bust[151]) == ("1000", "100.05", "0", "1500")
+    assert bust[39] == "0"
+
+
+def test_oms_restart_keeps_the_session(oms, venue):
+    """oms serve stops and starts again: both sides keep their sequence numbers (no reset),
+    the resting order survives, and it is cancelled at the venue after the restart."""
+    wait_up(oms)
+    c = oms.fix("CLIENT1")
+    c.logon(reset=True)
+    o, x = cl(), cl()
+    routed(c, o)
+    c.close()
+    assert oms.stop() == 0
+    venue.wait_line(lambda l: l.startswith("LOGOUT"), 10)
+    oms.start()
+    venue.wait_line(lambda l: l.startswith("LOGON"), 20)
+    wait_up(oms)
+    c = oms.fix("CLIENT1")
+    c.logon(reset=True)
+    try:
+        c.send("F", [(11, x), (41, o), (55, "ACME"), (54, 1), (38, 100), (60, NOW)])
+        er(c, x, "6")
+        done = er(c, x, "4")
+        assert (done[39], done[151]) == ("4", "0")
+    finally:
+        c.close()
+    assert "MsgSeqNum too low" not in oms.log_text()
+
+
+def test_market_ioc_partial_then_remainder_cancelled(client, oms):
+    wait_up(oms)
+    o = cl()
+    client.send("D", nos(o, qty=1500, price=None, extra=[(59, 3)]))
+    er(client, o, "A")
+    er(client, o, "0")
+    fill = er(client, o, "F")
+    assert (fill[39], fill[32], fill[31], fill[14], fill[151]) == \
+        ("1", "1000", "100.05", "1000", "500")
+    done = er(client, o, "4")
+    assert (done[39], done[14], done[151]) == ("4", "1000", "0")
+
+
+def test_gtd_order_goes_out_with_expire_time(client, oms):
+    wait_up(oms)
+    o = cl()
+    expire = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(time.time() + 3600))
+    new = routed(client, o, extra=[(59, 6), (126, expire)])
+    assert new[59] == "6"

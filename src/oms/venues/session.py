@@ -516,7 +516,10 @@ class VenueSession:
         _, mtype, raw = found
         _, body = message_body(raw)
         seq = self.codec.out_seq
-        self.send(mtype, body + [(97, "Y")])
+        # PossResend(97) is a header field: first, so that it lands in the header (a
+        # validating engine, QuickFIX with its DataDictionary, rejects a header tag after
+        # the body's first field: 373=14 "Tag specified out of required order")
+        self.send(mtype, [(97, "Y")] + body)
         self._track(cl, kind, seq, time.monotonic())
         self.health.sent(1)
         self.log.warning("venue_resend", venue=self.name, cl_ord_id=venue_cl_ord_id_text(cl).decode(),
