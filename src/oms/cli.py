@@ -3,6 +3,8 @@
     oms demo [--quiet]     a scripted trading session on the built-in reference data,
                            through a real `oms serve` and a TCP client
     oms serve [--config F] the server: FIX 4.2/4.4 and binary gateways in front of the engine
+    oms venue-sim -c F     a simulated exchange: FIX 4.4 acceptor, matching engine,
+                           liquidity, faults and a control channel (oms.venue_sim)
     oms client ...         interactive order entry against `oms serve`
     oms venues [--config F] the external venues of a running `oms serve`: session state,
                            latency, reject rate, outstanding orders, health
@@ -61,6 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+def cmd_venue_sim(args: argparse.Namespace) -> int:
+    from oms.venue_sim.sim import main
+    return main(args.config, port=args.port, control_port=args.control_port, check=args.check)
+
+
 def cmd_client(args: argparse.Namespace) -> int:
     from oms.client_cli import run_client
     return run_client(args)
@@ -106,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--hash-password", action="store_true",
                        help="read a password and print its salted hash for the config")
     serve.set_defaults(func=cmd_serve)
+
+    venue_sim = sub.add_parser(
+        "venue-sim", help="run a simulated exchange (FIX 4.4 acceptor) for oms serve's venues",
+        description="Start a FIX 4.4 acceptor in front of its own matching engine, run as an "
+                    "exchange: market-maker liquidity, configurable faults and a JSON "
+                    "control channel (examples/venue-sim.toml documents every setting). "
+                    "SIGINT or SIGTERM shut down cleanly.")
+    venue_sim.add_argument("--config", "-c", metavar="FILE", required=True,
+                           help="TOML configuration")
+    venue_sim.add_argument("--port", type=int, help="override port (the FIX acceptor)")
+    venue_sim.add_argument("--control-port", type=int, help="override control_port")
+    venue_sim.add_argument("--check", action="store_true", help="validate the config and exit")
+    venue_sim.set_defaults(func=cmd_venue_sim)
 
     client = sub.add_parser(
         "client", help="interactive order entry against oms serve (binary protocol)",

@@ -151,6 +151,11 @@ class Gateway:
     """Sessions, listeners and the engine they feed.  Everything here runs on the I/O
     thread (the loop's thread); only `submit_batch` crosses into the engine's ring."""
 
+    # what a FIX session and a FIX listener connection are: the venue simulator
+    # (oms.venue_sim) puts its fault-injecting subclasses here
+    fix_session_type = FixSession
+    fix_connection_type = FixConnection
+
     def __init__(self, config: ServerConfig, log: Log, engine=None):
         from oms._engine import Engine
         self.config = config
@@ -184,7 +189,7 @@ class Gateway:
         self.binary_by_user: dict[str, BinarySession] = {}
         for cfg in config.sessions:
             if isinstance(cfg, FixSessionConfig):
-                s = FixSession(self, cfg)
+                s = self.fix_session_type(self, cfg)
                 self.fix_by_comp[cfg.sender_comp_id.encode()] = s
             else:
                 s = BinarySession(self, cfg)
@@ -259,7 +264,7 @@ class Gateway:
             self.engine.start()
         self.running = True
         host = self.settings.host
-        fix = await self.loop.create_server(lambda: FixConnection(self), host,
+        fix = await self.loop.create_server(lambda: self.fix_connection_type(self), host,
                                             self.settings.fix_port)
         binary = await self.loop.create_server(lambda: BinaryConnection(self), host,
                                                self.settings.binary_port)
