@@ -33,6 +33,8 @@ Control, one command a line on standard input; each is answered on standard outp
     silent on|off                          stop / resume answering application messages
                                            (the session layer still heartbeats); what comes
                                            in meanwhile is lost, as if never received
+    unsupported_next                       the next application message is refused as an
+                                           unsupported type (BusinessMessageReject 35=j)
     block on|off                           refuse / accept Logons (RejectLogon)
     disconnect                             drop the connection (no Logout); reports sent
                                            while it is down are stored by QuickFIX and come
@@ -116,6 +118,7 @@ class Exchange(fix.Application):
         self.reject_next: tuple[int, str] | None = None
         self.silent = False
         self.block = False
+        self.unsupported_next = False
         self.held: dict[str, list[fix.Message]] = {}   # order id -> reports in flight
 
     # -- fix.Application --
@@ -145,6 +148,9 @@ class Exchange(fix.Application):
         with self.lock:
             if self.silent:
                 return
+            if self.unsupported_next:
+                self.unsupported_next = False
+                raise fix.UnsupportedMessageType()
             if msg_type == "D":
                 self.on_new(message)
             elif msg_type == "F":
@@ -362,6 +368,8 @@ class Exchange(fix.Application):
                 self.reject_next = (int(words[1]), " ".join(words[2:]) or "rejected")
             elif cmd == "silent":
                 self.silent = words[1] == "on"
+            elif cmd == "unsupported_next":
+                self.unsupported_next = True
             elif cmd == "block":
                 self.block = words[1] == "on"
             elif cmd == "disconnect":

@@ -332,6 +332,18 @@ def test_venue_reject_without_reason(client, oms, venue):
     assert rej[39] == "8" and rej[58].startswith("VENUE_REJECTED")
 
 
+def test_business_reject_of_an_order(client, oms, venue):
+    """QuickFIX answers a message type it does not take with a BusinessMessageReject (35=j,
+    RefSeqNum, no BusinessRejectRefID): the order is rejected, not left pending."""
+    wait_up(oms)
+    assert venue.control("unsupported_next") == "OK unsupported_next"
+    o = cl()
+    client.send("D", nos(o))
+    er(client, o, "A")
+    rej = er(client, o, "8")
+    assert rej[39] == "8" and rej[58].startswith("VENUE_REJECTED")
+
+
 def test_ex_destination(client, oms):
     wait_up(oms)
     o = cl()
@@ -531,3 +543,30 @@ def test_gtd_order_goes_out_with_expire_time(client, oms):
     expire = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(time.time() + 3600))
     new = routed(client, o, extra=[(59, 6), (126, expire)])
     assert new[59] == "6"
+
+
+def test_reset_on_logon(tmp_path):
+    """ResetSeqNumFlag(141)=Y on every Logon: QuickFIX resets too and answers 141=Y, and
+    orders flow after each (re)start of oms serve."""
+    v = QuickFixVenue(tmp_path).start()
+    (tmp_path / "oms").mkdir()
+    srv = Server(tmp_path / "oms", tiers=ENGINE + VENUE_SESSION.format(host=HOST, port=v.port)
+                 + "reset_on_logon = true\n")
+    try:
+        for _ in range(2):
+            srv.start()
+            v.wait_line(lambda l: l.startswith("LOGON"), 20)
+            wait_up(srv)
+            c = srv.fix("CLIENT1")
+            c.logon(reset=True)
+            o = cl()
+            routed(c, o, qty=10, price="100.10")
+            assert er(c, o, "F")[39] == "2"
+            c.close()
+            assert srv.stop() == 0
+            v.wait_line(lambda l: l.startswith("LOGOUT"), 10)
+        assert "venue_logon_failed" not in srv.log_text()
+        assert "sequence_gap" not in srv.log_text()
+    finally:
+        srv.stop()
+        v.stop()
