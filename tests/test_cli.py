@@ -16,7 +16,8 @@ from oms import blotter
 from oms.cli import main
 from oms.codes import RejectCode, message
 from oms.config import demo_config, px
-from oms.demo import SCRIPT, START_NS, EngineDriver, New, TcpDriver, run_demo
+from oms.demo import (SCRIPT, START_NS, VENUE_ACT_TITLE, EngineDriver, New, TcpDriver,
+                      run_demo)
 from oms.layout import (EVENT_DTYPE, CxlRejResponseTo, EventType, ExecType, OrdStatus, OrdType,
                         Side, TimeInForce)
 
@@ -79,7 +80,16 @@ def test_demo_subprocess_is_reproducible(demo_output):
                           text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert proc.stdout == demo_output
+    # through oms serve the demo ends with the venue act, on the wall clock
+    scripted, venue_act = proc.stdout.split("\n" + VENUE_ACT_TITLE, 1)
+    assert scripted == demo_output
+    rows = [r.split() for r in venue_act.splitlines() if r.startswith("  ") and r[2:3].isdigit()]
+    assert [(r[1], r[-1]) for r in rows] == [
+        ("PENDING_NEW", "SIM-B"), ("NEW", "SIM-B"), ("TRADE", "SIM-B"),     # by the table
+        ("PENDING_NEW", "SIM-A"), ("NEW", "SIM-A"),                          # ExDestination
+        ("PENDING_CANCEL", "SIM-A"), ("CANCELED", "SIM-A")]
+    assert "100@140.01" in venue_act and " FILLED " in venue_act
+    assert re.search(r"FUND-A\s+NVDA\s+100\s+140\.01", venue_act)
 
 
 @needs_engine

@@ -127,7 +127,7 @@ cdef packed struct ExecFrame:        # 'E', 152 bytes: one engine event
     uint8_t response_to
     uint8_t reserved
     uint16_t reject_code
-    uint16_t reserved2
+    uint16_t venue_id                # 0 INTERNAL, else the external venue of the order
     int64_t seq
     int64_t cmd_seq
     int64_t time_ns

@@ -359,6 +359,7 @@ cdef void event_to_frame(const Event *e, ExecFrame *f) noexcept nogil:
     f.tif = e.tif
     f.response_to = e.response_to
     f.reject_code = e.reject_code
+    f.venue_id = e.venue_id
     f.seq = e.seq
     f.cmd_seq = e.cmd_seq
     f.time_ns = e.time_ns
@@ -390,6 +391,7 @@ cdef void frame_to_event(const ExecFrame *f, Event *e) noexcept nogil:
     e.tif = f.tif
     e.response_to = f.response_to
     e.reject_code = f.reject_code
+    e.venue_id = f.venue_id
     e.seq = f.seq
     e.cmd_seq = f.cmd_seq
     e.time_ns = f.time_ns

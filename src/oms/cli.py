@@ -30,9 +30,9 @@ def _version() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from oms.config import demo_config
+    from oms.config import demo_venue_config
     from oms.demo import EngineDriver, TcpDriver, run_demo
-    config = demo_config()
+    config = demo_venue_config()
     driver = EngineDriver(config) if args.in_process else TcpDriver(config)
     return run_demo(print, quiet=args.quiet, config=config, driver=driver)
 

@@ -185,3 +185,22 @@ def demo_config(**overrides) -> EngineConfig:
     params = dict(max_orders=1 << 16, idem_capacity=1 << 16, symbols=symbols, accounts=accounts)
     params.update(overrides)
     return EngineConfig(**params)
+
+
+DEMO_VENUES = ("SIM-A", "SIM-B")
+
+
+def demo_venue_config(**overrides) -> EngineConfig:
+    """The demo reference data with two external venues, SIM-A and SIM-B (the two
+    `oms venue-sim` processes `oms serve` starts on its embedded defaults), and a fifth
+    symbol, NVDA, listed at both and routed to the cheaper (SIM-B's taker fee is lower).
+    The other four symbols list nowhere: they stay on the in-process venue."""
+    base = demo_config()
+    venues = [VenueConfig(1, "SIM-A", taker_fee=30, maker_fee=-20, cancel_on_disconnect=True),
+              VenueConfig(2, "SIM-B", taker_fee=25, maker_fee=-15, cancel_on_disconnect=True)]
+    nvda = SymbolConfig(4, "NVDA", tick_size=100, ref_price=px("140.00"), collar_bps=1000,
+                        venues=[VenueListing(v) for v in DEMO_VENUES], route_rule="cheapest")
+    params = dict(max_orders=1 << 16, idem_capacity=1 << 16, symbols=list(base.symbols) + [nvda],
+                  accounts=list(base.accounts), venues=venues)
+    params.update(overrides)
+    return EngineConfig(**params)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
-from oms.config import EngineConfig, demo_config, px
+from oms.config import EngineConfig, demo_config, demo_venue_config, px
 from oms.layout import (COMMAND_DTYPE, CommandType, EventType, ExecType, MassCancelScope,
                         OrdType, Side, TimeInForce)
 
@@ -52,6 +52,7 @@ class New:
     parent: str | None = None       # label of the parent order (OTO, bracket legs)
     oco: str | None = None          # label of the OCO peer
     ord_type: str | None = None     # an OrdType name, when the prices do not say it
+    dest: str | None = None         # ExDestination: a venue name (default: the router picks)
 
     @property
     def order_type(self) -> OrdType:
@@ -212,6 +213,32 @@ SCRIPT: tuple[Step, ...] = (
 )
 
 
+
+@dataclass(frozen=True)
+class VenueStep:
+    """A step of the venue act: its action's events are collected until one shows
+    `until` (an ExecType name) for the action's order: the venue answers asynchronously."""
+    say: str
+    action: Action
+    until: str
+
+
+# Played only through oms serve (TcpDriver): the venues are real processes over TCP, so the
+# act runs on the wall clock and its times differ from run to run.
+VENUE_SCRIPT: tuple[VenueStep, ...] = (
+    VenueStep("FUND-A buys 100 NVDA at 140.05.  NVDA is listed at SIM-A and SIM-B, two "
+              "`oms venue-sim` exchanges the server started beside itself; the router picks "
+              "SIM-B, the cheaper taker fee.  The order is PENDING_NEW until SIM-B "
+              "acknowledges it over FIX, then fills against SIM-B's market maker at 140.01",
+              New(FUND, "fund-nvda-buy", "BUY", 100, "NVDA", "140.05"), "TRADE"),
+    VenueStep("FUND-A bids 100 NVDA at 139.00 with ExDestination SIM-A: routed there as "
+              "asked; it rests in SIM-A's book",
+              New(FUND, "fund-nvda-bid", "BUY", 100, "NVDA", "139.00", dest="SIM-A"), "NEW"),
+    VenueStep("FUND-A cancels it: PENDING_CANCEL until SIM-A confirms the cancel",
+              Cancel(FUND, "fund-nvda-bid"), "CANCELED"),
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # The drivers: an in-process engine, or oms serve over TCP
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +255,7 @@ class Driver:
         self.config = config
         self.accounts = {a.name: a.account_id for a in config.accounts}
         self.symbols = {s.name: s.symbol_id for s in config.symbols}
+        self.venues = {v.name: v.venue_id for v in config.venues}
         self.next_cl_ord_id = 1001
         self.current: dict[str, int] = {}     # label -> the order's current ClOrdID
         self.order_ids: dict[str, int] = {}   # label -> the order id of its NEW report
@@ -277,6 +305,8 @@ class Driver:
             c["stop_price"] = 0 if action.stop is None else px(action.stop)
             c["parent_order_id"] = self._order_id(action.parent)
             c["oco_order_id"] = self._order_id(action.oco)
+            if action.dest is not None:
+                c["ex_destination"] = self.venues[action.dest] + 1
             c["idem_hi"], c["idem_lo"] = key >> 64, key & ((1 << 64) - 1)
             c["cl_ord_id"] = self._cl_ord_id()
         elif isinstance(action, Cancel):
@@ -309,7 +339,7 @@ class Driver:
         if isinstance(action, New):
             self.sent[action.label] = cmd
             self.current[action.label] = cl_ord_id
-            if report and report[0]["exec_type"] == ExecType.NEW:
+            if report and report[0]["exec_type"] in (ExecType.NEW, ExecType.PENDING_NEW):
                 self.order_ids[action.label] = int(report[0]["order_id"])
         elif isinstance(action, Replace) and any(
                 ev["exec_type"] == ExecType.REPLACED for ev in report):
@@ -377,8 +407,10 @@ class TcpDriver(Driver):
         from oms.server import ServerThread
         super().__init__(config)
         self._tmp = tempfile.TemporaryDirectory(prefix="oms-demo-")
-        server_config = default_config(engine=config, fix_port=0, binary_port=0,
-                                       state_dir=self._tmp.name, journal=False)
+        # the engine's demo venues are `oms venue-sim` processes on free ports
+        server_config = default_config(engine=config, venue_ports=(0, 0), fix_port=0,
+                                       binary_port=0, state_dir=self._tmp.name,
+                                       journal=False)
         self.log = io.StringIO()
         self.server = ServerThread(server_config, Log(self.log, "warning")).start()
         self.client = BinaryClient("127.0.0.1", self.server.binary_port, "demo", "demo").connect()
@@ -392,6 +424,33 @@ class TcpDriver(Driver):
         events = c.wait_for(lambda ev: ev["cl_ord_id"] == STATUS_PROBE, timeout=10)[:-1]
         if c.rejects:
             raise ClientError(f"the server rejected a demo frame: {c.rejects}")
+        return events
+
+    plays_venues = True              # the server's simulated venues are real processes
+
+    def wait_until_up(self, timeout: float = 30.0) -> None:
+        """Until every venue session of the server is logged on."""
+        import time
+        deadline = time.monotonic() + timeout
+        sessions = self.server.gateway.venue_sessions.values()
+        while not all(vs.state == "UP" for vs in sessions):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the demo venues did not come up: " + self.log.getvalue())
+            time.sleep(0.05)
+
+    def send_until(self, action: Action, time_ns: int, exec_type: ExecType) -> np.ndarray:
+        """Send one action; returns its events up to the first report of `exec_type` for
+        the action's ClOrdID (a venue answers when it answers)."""
+        cmd = self.command(action, time_ns)
+        cl_ord_id = int(cmd[0]["cl_ord_id"])
+        self.client.send_commands(cmd)
+        events = self.client.wait_for(
+            lambda ev: ev["exec_type"] == exec_type and ev["cl_ord_id"] == cl_ord_id
+            and ev["kind"] == EventType.EXEC_REPORT, timeout=20)
+        if isinstance(action, New):
+            self.current[action.label] = cl_ord_id
+            first = events[events["cl_ord_id"] == cl_ord_id][0]
+            self.order_ids[action.label] = int(first["order_id"])
         return events
 
     def finish(self) -> list:
@@ -431,11 +490,12 @@ def run_demo(out: Callable[[str], Any] = print, quiet: bool = False,
     0, or 1 if the engine emitted an event that answers none of the script's commands."""
     from oms import blotter
 
-    config = config or demo_config()
+    config = config or demo_venue_config()
     driver = driver or EngineDriver(config)
     names = blotter.Names(config)
     n_events = 0
     indent = "  "
+    venue_lines: list[str] = []
     try:
         if not quiet:
             out(f"oms demo: a scripted session on the built-in reference data, "
@@ -455,6 +515,8 @@ def run_demo(out: Callable[[str], Any] = print, quiet: bool = False,
                 if not quiet:
                     for line in blotter.format_events(events, names):
                         out(indent + line)
+        if getattr(driver, "plays_venues", False) and config.venues:
+            venue_lines = play_venue_act(driver, names, indent)
     finally:
         stray = driver.finish()
     if stray and not quiet:
@@ -476,6 +538,39 @@ def run_demo(out: Callable[[str], Any] = print, quiet: bool = False,
             out(line)
     out("")
     out("Positions and P&L (USD; unrealized at the last trade price)")
-    for line in blotter.format_positions(driver.positions(), names, indent=indent):
+    # the script's symbols: the venue act's (printed after it) vary with the venues' clock
+    touched = symbols_touched(script)
+    script_ids = {s.symbol_id for s in config.symbols if s.name in touched}
+    rows = driver.positions()
+    for line in blotter.format_positions(
+            [r for r in rows if int(r["symbol_id"]) in script_ids], names, indent=indent):
         out(line)
+    if venue_lines and not quiet:
+        out("")
+        for line in venue_lines:
+            out(line)
+        out("")
+        out("Positions in the symbols routed out")
+        for line in blotter.format_positions(
+                [r for r in rows if int(r["symbol_id"]) not in script_ids], names,
+                indent=indent):
+            out(line)
     return 1 if stray else 0
+
+
+VENUE_ACT_TITLE = "Routed out: orders sent to external venues over FIX"
+
+
+def play_venue_act(driver: Any, names: Any, indent: str) -> list[str]:
+    """The venue act (VENUE_SCRIPT) through oms serve: its blotter lines.  On the wall
+    clock: the venues are processes that answer in their own time."""
+    import time
+    from oms import blotter
+    driver.wait_until_up()
+    lines = [VENUE_ACT_TITLE + " (wall-clock times; these rows differ from run to run)",
+             "", indent + blotter.blotter_header()]
+    for number, step in enumerate(VENUE_SCRIPT, 1):
+        lines.append(f"[V{number}] {step.say}")
+        events = driver.send_until(step.action, time.time_ns(), ExecType[step.until])
+        lines.extend(indent + line for line in blotter.format_events(events, names))
+    return lines

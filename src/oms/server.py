@@ -30,17 +30,25 @@ def open_log(config: ServerConfig, stream=None) -> Log:
 
 async def _serve(config: ServerConfig, log: Log, ready=None, stop_event=None) -> None:
     from oms.gateway.gateway import Gateway
-    gw = Gateway(config, log)
-    stop = stop_event or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda s=sig: (log.info("signal", name=s.name), stop.set()))
-    await gw.start()
-    if ready is not None:
-        ready(gw, loop, stop)
-    await stop.wait()
-    await gw.stop()
+    from oms.venues.simulated import SimulatedVenues
+    sims = SimulatedVenues(config, log)
+    # simulated venues first: the gateway connects to them as soon as it starts
+    config = sims.start()
+    try:
+        gw = Gateway(config, log)
+        stop = stop_event or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(
+                    sig, lambda s=sig: (log.info("signal", name=s.name), stop.set()))
+        await gw.start()
+        if ready is not None:
+            ready(gw, loop, stop)
+        await stop.wait()
+        await gw.stop()
+    finally:
+        sims.stop()
 
 
 def serve(config: ServerConfig, log: Log | None = None) -> int:

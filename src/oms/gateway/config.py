@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 
-from oms.config import EngineConfig, demo_config
+from oms.config import DEMO_VENUES, EngineConfig, demo_venue_config
 from oms.gateway.auth import check_hash_format
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]      # 0 = an ephemeral port
@@ -106,8 +106,10 @@ class VenueSessionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     the venue of `engine.venues` (src/oms/config.py) this session speaks for."""
     name: str
     host: str = "127.0.0.1"
-    port: Annotated[int, msgspec.Meta(ge=1, le=65535)]
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)]   # 0: only with simulate (any free)
     target_comp_id: CompId                  # the venue's CompID
+    simulate: bool = False                  # start an `oms venue-sim` for it on host:port
+                                            # (its CompID target_comp_id) with the server
     sender_comp_id: str = ""                # ours; "" = server.comp_id
     heartbeat: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30   # HeartBtInt(108), seconds
     reconnect_interval: Seconds = 5.0       # first retry after a failed or lost connection;
@@ -128,10 +130,15 @@ class VenueSessionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     max_latency: Seconds = 120.0
     health: VenueHealthConfig = msgspec.field(default_factory=VenueHealthConfig)
 
+    def __post_init__(self) -> None:
+        if self.port == 0 and not self.simulate:
+            raise msgspec.ValidationError(
+                "port 0 (any free port) needs simulate = true - at `$.venues[].port`")
+
 
 class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
-    engine: EngineConfig = msgspec.field(default_factory=lambda: demo_config(
+    engine: EngineConfig = msgspec.field(default_factory=lambda: demo_venue_config(
         max_orders=1 << 20, idem_capacity=1 << 22))
     rate_limits: dict[str, RateTier] = msgspec.field(
         default_factory=lambda: {"default": RateTier()})
@@ -232,11 +239,15 @@ _DEMO_USERS = {
     "fix-fund": "scrypt$14$8$1$e3b50f988c94f932825b709c3979d9e4$d7e06b0aed90cc4e20781856f43ac14052d49efb9179ae8b482902a59013413d",
 }
 _ALL = ["MM-DESK", "FUND-A", "RETAIL-7"]
+DEMO_VENUE_PORTS = (9881, 9882)             # the embedded defaults' simulated venues
 
 
-def default_config(engine: EngineConfig | None = None, **server) -> ServerConfig:
-    """The embedded defaults: demo reference data, users and sessions (see oms.toml.example,
-    which spells out the same).  `server` overrides ServerSettings fields."""
+def default_config(engine: EngineConfig | None = None,
+                   venue_ports: tuple[int, ...] = DEMO_VENUE_PORTS, **server) -> ServerConfig:
+    """The embedded defaults: demo reference data, users and sessions, and the simulated
+    venues SIM-A and SIM-B on `venue_ports` (0: any free port) when the engine has them (see
+    oms.toml.example, which spells out the same).  `server` overrides ServerSettings
+    fields."""
     unlimited = RateTier(orders_per_second=0, orders_per_minute=0)
     users = [User(name=n, password_hash=h, tier="unlimited" if n in ("demo", "bench") else "default")
              for n, h in _DEMO_USERS.items()]
@@ -256,7 +267,12 @@ def default_config(engine: EngineConfig | None = None, **server) -> ServerConfig
         BinarySessionConfig(session_id=25, user="bench", accounts=_ALL),
         BinarySessionConfig(session_id=29, user="dropcopy", accounts=_ALL, drop_copy=True),
     ]
-    return ServerConfig(server=ServerSettings(**server),
-                        engine=engine or demo_config(max_orders=1 << 20, idem_capacity=1 << 22),
+    engine = engine or demo_venue_config(max_orders=1 << 20, idem_capacity=1 << 22)
+    # the engine's demo venues, each simulated by an `oms venue-sim` the server starts
+    names = {v.name for v in engine.venues}
+    venues = [VenueSessionConfig(name=n, port=port, target_comp_id=n, simulate=True,
+                                 heartbeat=10, reconnect_interval=1.0, response_timeout=5.0)
+              for n, port in zip(DEMO_VENUES, venue_ports) if n in names]
+    return ServerConfig(server=ServerSettings(**server), engine=engine,
                         rate_limits={"default": RateTier(), "unlimited": unlimited},
-                        users=users, sessions=sessions)
+                        users=users, sessions=sessions, venues=venues)
