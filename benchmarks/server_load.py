@@ -64,6 +64,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# the benchmark client's user and binary session, unthrottled (shared with venue_routing.py)
+BENCH_BINARY_SESSION = f"""
+[rate_limits.unlimited]
+orders_per_second = 0
+orders_per_minute = 0
+
+[[users]]
+name = "bench"
+password_hash = "{_DEMO_USERS['bench']}"
+tier = "unlimited"
+
+[[sessions]]
+protocol = "binary"
+session_id = 25
+user = "bench"
+accounts = ["BENCH"]
+tier = "unlimited"
+"""
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_config(directory: Path, journal: str, wait: str) -> Path:
     fix_port, bin_port = free_port(), free_port()
     text = f"""
@@ -88,22 +115,7 @@ durability = "{'async' if journal == 'off' else journal}"
 symbols = [{{symbol_id = 0, name = "AAPL", tick_size = 100, ref_price = {PRICE}, collar_bps = 1000}}]
 accounts = [{{account_id = 0, name = "BENCH"}}]
 
-[rate_limits.unlimited]
-orders_per_second = 0
-orders_per_minute = 0
-
-[[users]]
-name = "bench"
-password_hash = "{_DEMO_USERS['bench']}"
-tier = "unlimited"
-
-[[sessions]]
-protocol = "binary"
-session_id = 25
-user = "bench"
-accounts = ["BENCH"]
-tier = "unlimited"
-
+{BENCH_BINARY_SESSION}
 [[sessions]]
 protocol = "fix"
 session_id = 14
@@ -149,9 +161,7 @@ class ServerProcess:
         self.tmp.cleanup()
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
 
 def orders(n: int, first_id: int = 1) -> np.ndarray:

@@ -47,11 +47,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_load import (HOST, PRICE, BenchmarkError, free_port, median_of,  # noqa: E402
-                         pipelined)
+from server_load import (BENCH_BINARY_SESSION, HOST, PRICE, BenchmarkError,  # noqa: E402
+                         free_port, median_of, pipelined, process_cpu_seconds)
 from oms._binary import decode_server_frames, encode_commands  # noqa: E402
 from oms.client import BinaryClient  # noqa: E402
-from oms.gateway.config import _DEMO_USERS  # noqa: E402
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE, CommandType, ExecType, OrdType  # noqa: E402
 from oms.venue_sim import default_sim_config, start_venue_sim, stop_venue_sim  # noqa: E402
 from oms.venue_sim.config import SimLiquidity  # noqa: E402
@@ -96,22 +95,7 @@ symbols = [{{symbol_id = 0, name = "AAPL", tick_size = 100, ref_price = {PRICE},
 accounts = [{{account_id = 0, name = "BENCH"}}]
 venues = [{venue_rows}]
 
-[rate_limits.unlimited]
-orders_per_second = 0
-orders_per_minute = 0
-
-[[users]]
-name = "bench"
-password_hash = "{_DEMO_USERS['bench']}"
-tier = "unlimited"
-
-[[sessions]]
-protocol = "binary"
-session_id = 25
-user = "bench"
-accounts = ["BENCH"]
-tier = "unlimited"
-{sessions}"""
+{BENCH_BINARY_SESSION}{sessions}"""
     path = directory / "oms.toml"
     path.write_text(text)
     return path
@@ -172,11 +156,8 @@ class Deployment:
         self.tmp.cleanup()
 
     def cpu_seconds(self) -> dict[str, float]:
-        def of(pid):
-            with open(f"/proc/{pid}/stat") as f:
-                parts = f.read().rsplit(")", 1)[1].split()
-            return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-        return {"oms": of(self.proc.pid), "venues": sum(of(s.pid) for s in self.sims)}
+        return {"oms": process_cpu_seconds(self.proc.pid),
+                "venues": sum(process_cpu_seconds(s.pid) for s in self.sims)}
 
 
 def routed_orders(n: int, n_venues: int, first_id: int) -> np.ndarray:
