@@ -378,3 +378,46 @@ def test_sigkill_mid_session_recovers(sims, tmp_path):
         replay_verify(tmp_path / "state")
     finally:
         srv.stop()
+
+
+def test_sigkill_right_after_a_request_went_out(sims, tmp_path):
+    """Killed just after sending a NewOrderSingle, before anything came back from the venue
+    (no probes, a long heartbeat: nothing inbound in between): the sequence number that
+    request used must not be used again after the restart, and the request itself must be
+    in the store for the reconciliation to resend it."""
+    a = sims["SIMA"]
+    for s in sims.values():
+        s.reset_faults()
+    srv = oms_server(tmp_path, {"SIMA": a}, comp_id="OMSK2", heartbeat=30, probe=0).start()
+    try:
+        wait_up(srv, "SIMA")
+        c = srv.fix("CLIENT1", target_comp_id="OMSK2")
+        c.logon(reset=True)
+        acked, lost = cl(), cl()
+        routed(c, acked, qty=10, price="186.00")
+        a.call("faults", set={"silent": True})
+        before = a.counter("dropped")
+        c.send("D", nos(lost, qty=20, price="186.20"))
+        pending = er(c, lost, "A")
+        lost_oid = pending[37]
+        dropped_by(a, before)
+        assert srv.stop(signal.SIGKILL) == -signal.SIGKILL
+        c.close()
+        a.call("faults", set={"silent": False})
+
+        srv.start()
+        wait_up(srv, "SIMA")
+        # the client session resumes without a reset: the server's numbers go on after the
+        # last one the client saw (the PENDING_NEW just before the kill)
+        assert c.logon().seq > pending.seq
+        s_lost = status_until(c, lost, lambda m: m[39] == "0")
+        assert (s_lost[39], s_lost[151]) == ("0", "20")
+        assert [x["cl_ord_id"] for x in a.orders(lost_oid, "OMSK2")] == [f"{lost_oid}.1"]
+        s_acked = status_request(c, acked)
+        assert (s_acked[39], s_acked[151]) == ("0", "10")
+        assert "MsgSeqNum too low" not in a.log_path.read_text()
+        c.close()
+        assert srv.stop() == 0
+        replay_verify(tmp_path / "state")
+    finally:
+        srv.stop()

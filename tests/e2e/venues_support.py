@@ -91,12 +91,12 @@ name = "{name}"
 host = "{host}"
 port = {port}
 target_comp_id = "{name}"
-heartbeat = 2
+heartbeat = {heartbeat}
 reconnect_interval = 0.2
 reconnect_max = 0.5
 logon_timeout = 3.0
 response_timeout = 0.5
-probe_interval = 0.5
+probe_interval = {probe}
 {health}
 """
 
@@ -110,7 +110,7 @@ min_answers = 2
 """
 
 SIM_NAMES = ("SIMA", "SIMB")
-OMS_COMP_IDS = ["OMS", "OMSK"]        # the module's server, and the one test_sigkill kills
+OMS_COMP_IDS = ["OMS", "OMSK", "OMSK2"]   # the module's server, and those the SIGKILL tests kill
 
 
 class Sim:
@@ -154,9 +154,11 @@ class Sim:
         stop_venue_sim(self.proc)
 
 
-def oms_server(tmp: Path, sims: dict[str, Sim], comp_id: str = "OMS") -> Server:
+def oms_server(tmp: Path, sims: dict[str, Sim], comp_id: str = "OMS", heartbeat: int = 2,
+               probe: float = 0.5) -> Server:
     """An `oms serve` (journal on, in tmp/state) routing to the simulators."""
-    sessions = "".join(VENUE_SESSION.format(name=n, host=HOST, port=s.port,
+    sessions = "".join(VENUE_SESSION.format(name=n, host=HOST, port=s.port, heartbeat=heartbeat,
+                                            probe=probe,
                                             health=SIMB_HEALTH if n == "SIMB" else "")
                        for n, s in sims.items())
     return Server(tmp, extra_server=f'comp_id = "{comp_id}"\njournal = true\n',

@@ -128,6 +128,9 @@ class FixSession:
         out = self.codec.take()
         if out:
             self.store.append(out)
+            # on disk (page cache) before the bytes leave: after a SIGKILL the restarted
+            # server neither reuses these MsgSeqNums nor lacks these messages for a resend
+            self.store.save(self.codec.in_seq, self.codec.out_seq)
             if self.conn is not None and self.codec.logged_on:
                 self.conn.write(out)
 

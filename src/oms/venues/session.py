@@ -154,6 +154,10 @@ class VenueSession:
         out = self.codec.take()
         if out:
             self.store.append(out)
+            # on disk (page cache) before the bytes leave: a server killed after sending a
+            # request must neither use its MsgSeqNum again nor miss it in the store when the
+            # reconciliation resends it
+            self.store.save(self.codec.in_seq, self.codec.out_seq)
             if self.conn is not None and self.codec.logged_on:
                 self.conn.write(out)
 
