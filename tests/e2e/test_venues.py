@@ -21,7 +21,7 @@ from oms.codes import RejectCode                        # noqa: E402
 
 from .venues_support import (SIM_NAMES, Sim, cancel, cl, dec, er, fresh_row,  # noqa: E402
                              nos, oms_server, oms_venues_table, quiet_for, replace,
-                             replay_verify, routed, status_request, status_until, venue_row,
+                             replay_verify, routed, status_request, status_until,
                              wait_until, wait_up, wait_venue)
 
 
