@@ -3380,6 +3380,21 @@ cdef class Core:
     def accounts(self):
         return copy_records(self.st.accounts, self.st.max_accounts, ACCOUNT_DTYPE)
 
+    def venues(self):
+        """The external venues' rows as the router keeps them: {venue_id: dict(state,
+        last_seq, cancel_on_disconnect, maker_fee, taker_fee)} (`last_seq`: the last venue
+        message sequence applied, what a venue session resumes after on a restart)."""
+        cdef int v
+        cdef VenueRef *vr
+        out = {}
+        for v in range(1, ROUTER_MAX_VENUES):
+            vr = &self.st.router.venues[v]
+            if vr.defined:
+                out[v] = dict(state=vr.state, last_seq=vr.last_seq,
+                              cancel_on_disconnect=vr.cancel_on_disconnect,
+                              maker_fee=vr.maker_fee, taker_fee=vr.taker_fee)
+        return out
+
     def symbols(self):
         return copy_records(self.st.symbols, self.st.max_symbols, SYMBOL_DTYPE)
 

@@ -452,3 +452,41 @@ def test_sigkill_right_after_a_request_went_out(sims, tmp_path):
         replay_verify(tmp_path / "state")
     finally:
         srv.stop()
+
+
+def test_venue_message_counted_but_not_journaled_is_asked_for_again(sims, tmp_path):
+    """The kill window between the session store and the journal: the store counts a venue
+    message once its command is on the input ring, the journal once the business thread
+    wrote it.  Here the store claims the venue's fill (its number saved) but the journal
+    never got it (the fill was sent while the OMS was down).  Restarted, the session
+    resumes at the journal's number, asks for the fill again, and the client sees it."""
+    a = sims["SIMA"]
+    for s in sims.values():
+        s.reset_faults()
+    srv = oms_server(tmp_path, {"SIMA": a}, comp_id="OMSK3", heartbeat=30, probe=0).start()
+    try:
+        wait_up(srv, "SIMA")
+        c = srv.fix("CLIENT1", target_comp_id="OMSK3")
+        c.logon(reset=True)
+        buy = cl()
+        routed(c, buy, qty=100, price="187.50")
+        assert srv.stop(signal.SIGKILL) == -signal.SIGKILL
+        c.close()
+        a.call("trade", symbol="AAPL", side="sell", qty=100, price="187.50")
+        seqnums = tmp_path / "state" / "sessions" / "venue-SIMA" / "seqnums"
+        in_seq, out_seq = map(int, seqnums.read_text().split())
+        seqnums.write_text(f"{in_seq + 1} {out_seq}".ljust(40))   # the fill, "counted"
+
+        srv.start()
+        wait_up(srv, "SIMA")
+        assert "event=venue_resume_from_journal" in srv.log_text()
+        c = srv.fix("CLIENT1", target_comp_id="OMSK3")
+        c.logon(reset=True)
+        s_buy = status_until(c, buy, lambda m: m[39] == "2")
+        assert (s_buy[39], s_buy[14], s_buy[151]) == ("2", "100", "0")
+        c.close()
+        assert srv.stop() == 0
+        replay_verify(tmp_path / "state")
+    finally:
+        srv.stop()
+

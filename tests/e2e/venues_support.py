@@ -110,7 +110,8 @@ min_answers = 2
 """
 
 SIM_NAMES = ("SIMA", "SIMB")
-OMS_COMP_IDS = ["OMS", "OMSK", "OMSK2"]   # the module's server, and those the SIGKILL tests kill
+OMS_COMP_IDS = ["OMS", "OMSK", "OMSK2", "OMSK3"]   # the module's server, and those the
+                                                   # SIGKILL tests kill
 
 
 class Sim:

@@ -119,6 +119,8 @@ class VenueSession:
                                 from_venue_reason, lambda r: from_venue_reason(r, True),
                                 account=cfg.account.encode())
         self.codec.in_seq, self.codec.out_seq = self.store.load_seqnums()
+        if gw.config.engine.journal_dir is not None and not gw.engine.running:
+            self._resume_after_journal(gw.engine.core.venues().get(venue_id))
         if cfg.check_latency:
             self.codec.max_latency_ns = int(cfg.max_latency * 1e9)
         trades = self.dir / "trades"
@@ -147,6 +149,22 @@ class VenueSession:
         self.probes = 0
         self.counters = dict(connects=0, logons=0, disconnects=0, resent_orders=0,
                              resent_cancels=0, session_rejects=0)
+
+    def _resume_after_journal(self, row: dict | None) -> None:
+        """The inbound number to resume at is the journal's, not the store's: the store
+        counts a venue message as soon as its command is on the input ring, the journal
+        once the business thread has written it.  A server killed between the two would
+        otherwise never ask for that message again (a fill lost for good).  The engine's
+        `last_seq` is the last venue message it applied (SESSION commands set it too), so
+        resuming just after it asks the venue to resend everything the journal lacks; what
+        was only administrative comes back as a gap fill."""
+        if row is None or self.codec.in_seq <= 1:
+            return
+        journal_next = int(row["last_seq"]) + 1
+        if journal_next < self.codec.in_seq:
+            self.log.warning("venue_resume_from_journal", venue=self.name,
+                             store_in_seq=self.codec.in_seq, journal_in_seq=journal_next)
+            self.codec.in_seq = journal_next
 
     # -- OUTPUT (the interface FixConnection expects of a session) --
 
