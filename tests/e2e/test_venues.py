@@ -12,6 +12,7 @@ Every test rests its buy orders above those earlier tests may have left, so a co
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -484,6 +485,48 @@ def test_venue_message_counted_but_not_journaled_is_asked_for_again(sims, tmp_pa
         c.logon(reset=True)
         s_buy = status_until(c, buy, lambda m: m[39] == "2")
         assert (s_buy[39], s_buy[14], s_buy[151]) == ("2", "100", "0")
+        c.close()
+        assert srv.stop() == 0
+        replay_verify(tmp_path / "state")
+    finally:
+        srv.stop()
+
+
+def test_ack_lost_with_a_sequence_reset_is_found_by_the_status_query(sims, tmp_path):
+    """The venue took the order but its acknowledgement was lost for good: the OMS died
+    while the venue held it back (`ack_delay`), and the session resets its numbers on
+    logon (141=Y), so no resend can bring it.  The reconciliation's OrderStatusRequest
+    finds the order live at the venue, and that answer acknowledges it: the client sees
+    NEW, and the venue holds one order, not two."""
+    a = sims["SIMA"]
+    for s in sims.values():
+        s.reset_faults()
+    srv = oms_server(tmp_path, {"SIMA": a}, comp_id="OMSK4", heartbeat=30, probe=0,
+                     reset_on_logon=True).start()
+    try:
+        wait_up(srv, "SIMA")
+        c = srv.fix("CLIENT1", target_comp_id="OMSK4")
+        c.logon(reset=True)
+        a.call("faults", set={"ack_delay": 2.0})
+        buy = cl()
+        c.send("D", nos(buy, qty=40, price="186.40"))
+        oid = er(c, buy, "A")[37]
+        deadline = time.monotonic() + 5
+        while not a.orders(oid, "OMSK4") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert a.orders(oid, "OMSK4"), "the venue never got the order"
+        assert srv.stop(signal.SIGKILL) == -signal.SIGKILL
+        c.close()
+        a.call("faults", set={"ack_delay": 0.0})
+
+        srv.start()
+        wait_up(srv, "SIMA")
+        c = srv.fix("CLIENT1", target_comp_id="OMSK4")
+        c.logon(reset=True)
+        s_buy = status_until(c, buy, lambda m: m[39] == "0")
+        assert (s_buy[39], s_buy[151]) == ("0", "40")
+        assert "action=acknowledged" in srv.log_text()
+        assert [x["cl_ord_id"] for x in a.orders(oid, "OMSK4")] == [f"{oid}.1"]
         c.close()
         assert srv.stop() == 0
         replay_verify(tmp_path / "state")

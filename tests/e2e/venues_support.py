@@ -97,6 +97,7 @@ reconnect_max = 0.5
 logon_timeout = 3.0
 response_timeout = 0.5
 probe_interval = {probe}
+reset_on_logon = {reset}
 {health}
 """
 
@@ -110,7 +111,7 @@ min_answers = 2
 """
 
 SIM_NAMES = ("SIMA", "SIMB")
-OMS_COMP_IDS = ["OMS", "OMSK", "OMSK2", "OMSK3"]   # the module's server, and those the
+OMS_COMP_IDS = ["OMS", "OMSK", "OMSK2", "OMSK3", "OMSK4"]   # the module's server, and those the
                                                    # SIGKILL tests kill
 
 
@@ -156,10 +157,11 @@ class Sim:
 
 
 def oms_server(tmp: Path, sims: dict[str, Sim], comp_id: str = "OMS", heartbeat: int = 2,
-               probe: float = 0.5) -> Server:
+               probe: float = 0.5, reset_on_logon: bool = False) -> Server:
     """An `oms serve` (journal on, in tmp/state) routing to the simulators."""
     sessions = "".join(VENUE_SESSION.format(name=n, host=HOST, port=s.port, heartbeat=heartbeat,
                                             probe=probe,
+                                            reset="true" if reset_on_logon else "false",
                                             health=SIMB_HEALTH if n == "SIMB" else "")
                        for n, s in sims.items())
     return Server(tmp, extra_server=f'comp_id = "{comp_id}"\njournal = true\n',

@@ -504,6 +504,12 @@ class VenueSession:
             if self.resend_request(last, VenueRequest.NEW_ORDER):
                 action = "resent_new_order"
                 self.counters["resent_orders"] += 1
+        elif state == VenueOrderState.NEW_SENT and status in (b"0", b"1"):
+            # the venue holds the order but its acknowledgement never reached us (lost with
+            # a reset store, or never resent): the status answer is the acknowledgement
+            # (venue_seq 0: not a numbered report, so never mistaken for a duplicate)
+            self.submit(venue_command(self.venue_id, VenueExec.ACK, last))
+            action = "acknowledged"
         elif state == VenueOrderState.CANCEL_SENT and status in (b"0", b"1"):
             if self.resend_request(last, VenueRequest.CANCEL):
                 action = "resent_cancel"
