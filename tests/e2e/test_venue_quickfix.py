@@ -22,6 +22,7 @@ from oms.client import FixClient                        # noqa: E402
 from oms.venues.status import read_status               # noqa: E402
 
 from .conftest import HOST, Server, free_port           # noqa: E402
+from .venues_support import ACCOUNTS                    # noqa: E402
 
 NOW = "20250101-00:00:00"
 VENUE_SCRIPT = Path(__file__).with_name("quickfix_venue.py")
@@ -49,26 +50,7 @@ ref_price = 1000000
 collar_bps = 1000
 venues = [{venue = "QFX"}]
 
-[[engine.accounts]]
-account_id = 0
-name = "MM-DESK"
-
-[[engine.accounts]]
-account_id = 1
-name = "FUND-A"
-credit_limit = 50000000000
-max_order_qty = 100000
-max_order_notional = 10000000000
-max_position = 200000
-gross_limit = 100000000000
-concentration_pct = 100
-
-[[engine.accounts]]
-account_id = 2
-name = "RETAIL-7"
-credit_limit = 500000000
-max_order_qty = 1000
-
+""" + ACCOUNTS + """
 [[engine.venues]]
 venue_id = 1
 name = "QFX"

@@ -23,6 +23,29 @@ from .conftest import HOST, Server
 NOW = "20250101-00:00:00"
 _ids = itertools.count(1)
 
+# the demo accounts of every venue end-to-end test's engine (test_venue_quickfix.py too)
+ACCOUNTS = """
+[[engine.accounts]]
+account_id = 0
+name = "MM-DESK"
+
+[[engine.accounts]]
+account_id = 1
+name = "FUND-A"
+credit_limit = 50000000000
+max_order_qty = 100000
+max_order_notional = 10000000000
+max_position = 200000
+gross_limit = 100000000000
+concentration_pct = 100
+
+[[engine.accounts]]
+account_id = 2
+name = "RETAIL-7"
+credit_limit = 500000000
+max_order_qty = 1000
+"""
+
 # the OMS's engine: the demo accounts, AAPL listed at SIMA and SIMB (primary rule: SIMA
 # first), MSFT listed at both (cheapest rule: SIMB's taker fee is lower); SIMA keeps its
 # orders over a disconnect, SIMB's cancel-on-disconnect policy ends them
@@ -50,26 +73,7 @@ collar_bps = 1000
 venues = [{venue = "SIMA"}, {venue = "SIMB"}]
 route_rule = "cheapest"
 
-[[engine.accounts]]
-account_id = 0
-name = "MM-DESK"
-
-[[engine.accounts]]
-account_id = 1
-name = "FUND-A"
-credit_limit = 50000000000
-max_order_qty = 100000
-max_order_notional = 10000000000
-max_position = 200000
-gross_limit = 100000000000
-concentration_pct = 100
-
-[[engine.accounts]]
-account_id = 2
-name = "RETAIL-7"
-credit_limit = 500000000
-max_order_qty = 1000
-
+""" + ACCOUNTS + """
 [[engine.venues]]
 venue_id = 1
 name = "SIMA"
