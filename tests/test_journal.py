@@ -394,6 +394,31 @@ def test_verify_and_replay_a_session_with_external_venues(tmp_path):
     assert bytes(core.snapshot()) == bytes(live.snapshot())     # router rows included
 
 
+def test_the_routing_decision_is_in_the_orders_history(tmp_path, capsys):
+    """Issue 9: where the router sent an order is journaled (the venue on every event of
+    the order, and the request sent) and `oms journal history` shows it."""
+    from test_venue_lifecycle import config as venue_config
+    from oms.cli import main
+    from oms.layout import CommandType, VenueExec
+    cfg = venue_config()
+    t = T0
+    recs = [dict(kind=CommandType.VENUE_EXEC, venue_id=1, admin_op=int(VenueExec.SESSION),
+                 flags=1, time_ns=t),
+            dict(kind=CommandType.NEW, session_id=1, cl_ord_id=1, side=1, qty=10, price=PX,
+                 ord_type=2, tif=1, account_id=0, symbol_id=0, time_ns=t + 1),
+            dict(kind=CommandType.VENUE_EXEC, venue_id=1, admin_op=int(VenueExec.FILL),
+                 cl_ord_id=1 << 16 | 1, qty=10, price=PX, time_ns=t + 2)]
+    commands = np.zeros(len(recs), dtype=COMMAND_DTYPE)
+    for i, r in enumerate(recs):
+        for k, v in r.items():
+            commands[i][k] = v
+    direct_journal(str(tmp_path), cfg, commands)
+    assert main(["journal", "history", str(tmp_path), "--order-id", "1"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [r.split()[1] for r in rows] == ["PENDING_NEW", "TO_VENUE/NEW_ORDER", "NEW", "TRADE"]
+    assert all(r.endswith("at V1") or "at V1;" in r for r in rows), rows
+
+
 @pytest.mark.slow
 def test_verify_a_million_mixed_commands(tmp_path):
     n = 1_000_000
