@@ -58,7 +58,7 @@ from oms.venue_sim.config import SimLiquidity  # noqa: E402
 VENUES = ["SIM1", "SIM2"]
 
 
-def oms_config(directory: Path, venue_ports: list[int], wait: str) -> Path:
+def oms_config(directory: Path, venue_ports: list[int], wait: str, wakeup: bool = True) -> Path:
     """`oms serve` with AAPL listed at every venue, and one [[venues]] session each."""
     fix_port, bin_port = free_port(), free_port()
     names = VENUES[:len(venue_ports)]
@@ -83,6 +83,7 @@ state_dir = "{directory / 'oms-state'}"
 journal = false
 log_level = "warning"
 output_buffer_limit = 268435456
+egress_wakeup = {'true' if wakeup else 'false'}
 
 [engine]
 max_orders = 2097152
@@ -105,9 +106,9 @@ class Deployment:
     """An OMS and `n_venues` venue-sims, fresh for each measurement; ready when every venue
     session is UP (read from the OMS's venues.json)."""
 
-    def __init__(self, n_venues: int, wait: str, sim_wait: str):
+    def __init__(self, n_venues: int, wait: str, sim_wait: str, wakeup: bool = True):
         self.n = n_venues
-        self.wait, self.sim_wait = wait, sim_wait
+        self.wait, self.sim_wait, self.wakeup = wait, sim_wait, wakeup
 
     def __enter__(self):
         import msgspec
@@ -121,7 +122,7 @@ class Deployment:
                                      max_orders=1 << 22,
                                      liquidity=SimLiquidity(enabled=False))
             self.sims.append(start_venue_sim(cfg, d / f"{name}.toml", d / f"{name}.log"))
-        self.config = oms_config(d, [s.config.port for s in self.sims], self.wait)
+        self.config = oms_config(d, [s.config.port for s in self.sims], self.wait, self.wakeup)
         cfg = msgspec.toml.decode(self.config.read_bytes(), type=ServerConfig)
         self.binary_port = cfg.server.binary_port
         self.state_dir = Path(cfg.server.state_dir)
@@ -351,6 +352,10 @@ def main() -> int:
                     help="the OMS business thread's wait strategy")
     ap.add_argument("--sim-wait", choices=["busy-spin", "yield", "sleep"], default="sleep",
                     help="the venue-sims' business thread's wait strategy")
+    ap.add_argument("--egress-poll", action="store_true",
+                    help="the OMS's I/O thread polls the output ring while commands are in "
+                         "flight (server.egress_wakeup = false) instead of sleeping on the "
+                         "business thread's eventfd")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -361,12 +366,12 @@ def main() -> int:
     for run in range(args.runs):
         for key, n_venues in (("thr1", 1), ("thr2", 2)):
             if key in only:
-                with Deployment(n_venues, args.wait, args.sim_wait) as dep:
+                with Deployment(n_venues, args.wait, args.sim_wait, not args.egress_poll) as dep:
                     bench_throughput(dep, 10_000, args.window, 1)          # warm-up
                     results[key].append(bench_throughput(dep, args.orders, args.window,
                                                          100_000))
         if "lat" in only:
-            with Deployment(1, args.wait, args.sim_wait) as dep:
+            with Deployment(1, args.wait, args.sim_wait, not args.egress_poll) as dep:
                 bench_throughput(dep, 10_000, args.window, 1)
                 results["lat"].append(bench_latency(dep, args.rate, args.latency_seconds,
                                                     100_000))

@@ -25,6 +25,8 @@ cdef extern from "ring.h" nogil:
     int oms_huge_populate(void *p)
     void oms_prefetch(const void *p)
     void oms_atomic_store_i32(int32_t *p, int32_t v)
+    int32_t oms_atomic_exchange_i32(int32_t *p, int32_t v)
+    void oms_notify_fd(int fd)
     int32_t oms_atomic_load_i32(int32_t *p)
     enum:
         OMS_WAIT_BUSY_SPIN

@@ -3473,10 +3473,12 @@ cdef class Core:
 
 
 cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
-                   int64_t max_batch) noexcept nogil:
-    """The business thread: drain every available command, then release them at once."""
+                   int64_t max_batch, int32_t *notify_armed, int notify_fd) noexcept nogil:
+    """The business thread: drain every available command, then release them at once;
+    wake the event consumer when it sleeps on `notify_fd` (ring.h, oms_notify_fd)."""
     cdef int64_t next = oms_ring_consumed(inr)
     cdef int64_t n, i, idle = 0
+    cdef int64_t events_before
     while True:
         n = oms_ring_available(inr, next, max_batch)
         if n == 0:
@@ -3486,6 +3488,7 @@ cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
             idle += 1
             continue
         idle = 0
+        events_before = st.event_seq
         for i in range(n):
             if i + PREFETCH_AHEAD < n:
                 engine_prefetch(st, <Command *>oms_ring_slot(inr, next + i + PREFETCH_AHEAD))
@@ -3494,6 +3497,9 @@ cdef void run_loop(State *st, oms_ring *inr, int32_t *stop, int wait_strategy,
             oms_journal_publish_written(st.journal, st.cmd_seq)
         next += n
         oms_ring_release(inr, next)
+        if (notify_fd >= 0 and st.event_seq != events_before
+                and oms_atomic_exchange_i32(notify_armed, 0)):
+            oms_notify_fd(notify_fd)
         st.last_cmd_time_ns = (<Command *>oms_ring_slot(inr, next - 1)).time_ns
         if st.snapshot_every_events > 0 and snapshot_due(st):
             snapshot_post(st)
@@ -3558,6 +3564,8 @@ cdef class Engine:
     cdef oms_ring inr
     cdef oms_ring outr
     cdef int32_t stop_flag
+    cdef int32_t notify_armed           # the consumer sleeps on notify_fd: wake it
+    cdef int notify_fd                  # an eventfd of the consumer's, or -1 (it polls)
     cdef int64_t seq_base
     cdef int64_t out_next
     cdef uint64_t next_cl_ord_id
@@ -3573,6 +3581,7 @@ cdef class Engine:
     cdef object snapshot_thread
 
     def __cinit__(self, config):
+        self.notify_fd = -1
         if config.journal_dir is not None:
             from oms.journal import open_journal
             self.core, self.writer, self.recovery, self.snapshots = open_journal(config)
@@ -3602,6 +3611,19 @@ cdef class Engine:
         oms_ring_free(&self.outr)
 
     # -- LIFETIME --
+
+    def set_notify_fd(self, int fd):
+        """Before `start`: an eventfd the business thread writes after a batch that
+        published events, when the consumer has armed it (`arm_notify`); -1: none."""
+        if self.running:
+            raise EngineError("set_notify_fd before start")
+        self.notify_fd = fd
+
+    def arm_notify(self):
+        """The consumer is about to sleep on the eventfd: ask for a wake-up at the next
+        batch that publishes events.  Poll once more after arming (events published just
+        before it are not signalled)."""
+        oms_atomic_exchange_i32(&self.notify_armed, 1)
 
     def start(self):
         if self.running:
@@ -3651,7 +3673,8 @@ cdef class Engine:
         with nogil:
             if cpu >= 0:
                 oms_pin_current_thread(cpu)
-            run_loop(&self.core.st, &self.inr, &self.stop_flag, strategy, 4096)
+            run_loop(&self.core.st, &self.inr, &self.stop_flag, strategy, 4096,
+                     &self.notify_armed, self.notify_fd)
 
     def stop(self):
         """Process everything already submitted, then stop the business thread."""

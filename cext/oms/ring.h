@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define OMS_CACHE_LINE 64
 
@@ -179,6 +180,21 @@ static inline void oms_atomic_store_i32(int32_t *p, int32_t v) {
 
 static inline int32_t oms_atomic_load_i32(int32_t *p) {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* The consumer of the output ring may sleep on an eventfd instead of polling: it arms
+ * `armed` (seq_cst, then polls once more), and the business thread, after a batch whose
+ * events it published, takes the flag and writes the eventfd.  The two seq_cst operations
+ * order "events published, then flag read" against "flag set, then ring read": a wake-up
+ * is never lost, and an unarmed consumer costs the business thread one exchange per batch. */
+static inline int32_t oms_atomic_exchange_i32(int32_t *p, int32_t v) {
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+static inline void oms_notify_fd(int fd) {
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one);   /* an eventfd: never blocks, never short */
+    (void)r;
 }
 
 #endif

@@ -36,6 +36,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_logon_failures: Annotated[int, msgspec.Meta(ge=1)] = 3
     output_buffer_limit: Annotated[int, msgspec.Meta(ge=65536)] = 8 << 20
     egress_idle_poll: Seconds = 0.005       # engine poll period when no command is in flight
+    egress_wakeup: bool = True              # sleep on an eventfd the business thread writes
+                                            # instead of polling while commands are in flight
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_file: str = ""                      # "" = standard error
 

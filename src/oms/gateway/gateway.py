@@ -14,6 +14,7 @@ in flight, and on a timer when idle, keeps both cores for the business thread an
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,10 +76,31 @@ class Egress:
             self.timer.cancel()
             self.timer = None
         n = self.poll()
-        if n or self.held or self.last_released < self.last_submitted:
-            self.kick()                 # commands in flight: poll again after this I/O round
-        elif self.gw.running:
+        if n or self.held:
+            # events flowing (more may follow), or waiting for the journal's durability
+            # (which signals nothing): poll again after this I/O round
+            self.kick()
+            return
+        if self.last_released < self.last_submitted and self.gw.notify_fd < 0:
+            self.kick()                 # commands in flight and no wake-up: keep polling
+            return
+        if self.last_released < self.last_submitted:
+            # commands in flight: sleep until the business thread signals their events
+            # (arm, then look once more: what it published just before is not signalled)
+            self.gw.engine.arm_notify()
+            if self.poll():
+                self.kick()
+                return
+        if self.gw.running:
             self.timer = self.gw.loop.call_later(self.gw.settings.egress_idle_poll, self.tick)
+
+    def on_notify(self) -> None:
+        """The business thread published events while we slept (the eventfd)."""
+        try:
+            os.eventfd_read(self.gw.notify_fd)
+        except BlockingIOError:
+            pass
+        self.kick()
 
     def poll(self) -> int:
         """Take what the engine has published, release what is durable; returns how many
@@ -220,6 +242,7 @@ class Gateway:
         self.connections: set = set()
         self.logon_failures = 0
         self.egress = Egress(self)
+        self.notify_fd = -1             # the eventfd the business thread wakes egress with
         self.loop: asyncio.AbstractEventLoop | None = None
         self.servers: list[asyncio.AbstractServer] = []
         self.running = False
@@ -261,6 +284,10 @@ class Gateway:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         if not self.engine.running:
+            if self.settings.egress_wakeup:
+                self.notify_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+                self.engine.set_notify_fd(self.notify_fd)
+                self.loop.add_reader(self.notify_fd, self.egress.on_notify)
             self.engine.start()
         self.running = True
         host = self.settings.host
@@ -327,6 +354,10 @@ class Gateway:
         if self._timer is not None:
             self._timer.cancel()
         self.engine.stop()
+        if self.notify_fd >= 0:
+            self.loop.remove_reader(self.notify_fd)
+            os.close(self.notify_fd)
+            self.notify_fd = -1
         self.egress.durable_seq = lambda: ALL_DURABLE
         while self.egress.poll() or self.egress.held:
             pass
