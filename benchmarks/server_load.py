@@ -275,7 +275,6 @@ def bench_latency(srv: ServerProcess, rate: int, seconds: float, first_id: int) 
     c = BinaryClient(HOST, srv.binary_port, "bench", "bench", heartbeat_ms=60_000).connect()
     c._stop.set()
     cmds = orders(n, first_id)
-    sched = np.zeros(n, dtype=np.int64)          # scheduled send time, ns (perf_counter)
     recv = np.zeros(n, dtype=np.int64)
     done = threading.Event()
     error: list[str] = []
@@ -313,27 +312,37 @@ def bench_latency(srv: ServerProcess, rate: int, seconds: float, first_id: int) 
 
     th = threading.Thread(target=receiver, daemon=True)
     th.start()
+    sched = open_loop(rate, n, lambda i, j: c.sock.sendall(encode_commands(cmds[i:j])))
+    if not done.wait(30):
+        raise BenchmarkError(f"latency run: acknowledgements missing; {error}")
+    c.close()
+    if (recv == 0).any():
+        raise BenchmarkError("latency run: some orders were never acknowledged")
+    return percentiles((recv - sched) / 1000.0, rate=rate)
+
+
+def open_loop(rate: int, n: int, send) -> np.ndarray:
+    """Call send(i, j) for the items due by now, on a fixed schedule; returns the schedule
+    (perf_counter ns)."""
     interval = 1e9 / rate
     start = time.perf_counter_ns() + 10_000_000
-    sched[:] = start + (np.arange(n) * interval).astype(np.int64)
+    sched = start + (np.arange(n) * interval).astype(np.int64)
     i = 0
     while i < n:
         now = time.perf_counter_ns()
         if now < sched[i]:
             time.sleep(min(0.0005, (sched[i] - now) / 1e9))
             continue
-        j = int(np.searchsorted(sched, now, side="right"))     # everything due by now
-        c.sock.sendall(encode_commands(cmds[i:j]))
+        j = int(np.searchsorted(sched, now, side="right"))
+        send(i, j)
         i = j
-    if not done.wait(30):
-        raise BenchmarkError(f"latency run: acknowledgements missing; {error}")
-    c.close()
-    lat = (recv - sched) / 1000.0
-    if (recv == 0).any():
-        raise BenchmarkError("latency run: some orders were never acknowledged")
-    p = np.percentile(lat, [50, 90, 99, 99.9])
-    return dict(rate=rate, p50_us=p[0], p90_us=p[1], p99_us=p[2], p999_us=p[3],
-                max_us=float(lat.max()))
+    return sched
+
+
+def percentiles(lat_us: np.ndarray, **extra) -> dict:
+    p = np.percentile(lat_us, [50, 90, 99, 99.9])
+    return dict(extra, p50_us=p[0], p90_us=p[1], p99_us=p[2], p999_us=p[3],
+                max_us=float(lat_us.max()))
 
 
 # -- driver ------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server_load import (BENCH_BINARY_SESSION, HOST, PRICE, BenchmarkError,  # noqa: E402
-                         free_port, median_of, pipelined, process_cpu_seconds)
+                         free_port, median_of, open_loop, percentiles, pipelined,
+                         process_cpu_seconds)
 from oms._binary import decode_server_frames, encode_commands  # noqa: E402
 from oms.client import BinaryClient  # noqa: E402
 from oms.layout import COMMAND_DTYPE, EVENT_DTYPE, CommandType, ExecType, OrdType  # noqa: E402
@@ -261,30 +262,6 @@ def bench_latency(dep: Deployment, rate: int, seconds: float, first_id: int) -> 
         raise BenchmarkError(f"latency run: acknowledgements missing; {error}")
     c.close()
     return percentiles((recv - sched) / 1000.0, rate=rate)
-
-
-def open_loop(rate: int, n: int, send) -> np.ndarray:
-    """Call send(i, j) for the items due by now, on a fixed schedule; returns the schedule
-    (perf_counter ns)."""
-    interval = 1e9 / rate
-    start = time.perf_counter_ns() + 10_000_000
-    sched = start + (np.arange(n) * interval).astype(np.int64)
-    i = 0
-    while i < n:
-        now = time.perf_counter_ns()
-        if now < sched[i]:
-            time.sleep(min(0.0005, (sched[i] - now) / 1e9))
-            continue
-        j = int(np.searchsorted(sched, now, side="right"))
-        send(i, j)
-        i = j
-    return sched
-
-
-def percentiles(lat_us: np.ndarray, **extra) -> dict:
-    p = np.percentile(lat_us, [50, 90, 99, 99.9])
-    return dict(extra, p50_us=p[0], p90_us=p[1], p99_us=p[2], p999_us=p[3],
-                max_us=float(lat_us.max()))
 
 
 ECHO = """
